@@ -1,0 +1,50 @@
+"""Read the PneumoScan metadata stored inside a .tflite file.
+
+The TFLite flatbuffer schema has a `metadata` list of (name, buffer) pairs.
+`edge-quantize` stores one entry named `pneumoscan` whose buffer is UTF-8
+JSON: labels, input contract, operating threshold, metrics and provenance.
+Reading it needs only the flatbuffers schema bindings that ai-edge-litert
+ships (TensorFlow's copy is the fallback), never TensorFlow itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+from edge_app.contract import METADATA_NAME
+
+_SCHEMA_MODULES = ("ai_edge_litert.schema_py_generated", "tensorflow.lite.python.schema_py_generated")
+
+
+def schema():
+    """The generated TFLite flatbuffer schema module."""
+    for name in _SCHEMA_MODULES:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ImportError("No TFLite flatbuffer schema available; install ai-edge-litert.")
+
+
+def metadata_entries(model_content: bytes) -> dict[str, bytes]:
+    """Every metadata entry of a .tflite file, by name."""
+    tfl = schema()
+    model = tfl.Model.GetRootAsModel(bytearray(model_content), 0)
+    entries = {}
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        buffer = model.Buffers(entry.Buffer())
+        if buffer.Size() and buffer.Offset() > 1:
+            # large models keep buffer data after the flatbuffer itself
+            data = model_content[buffer.Offset() : buffer.Offset() + buffer.Size()]
+        else:
+            data = buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
+        entries[entry.Name().decode("utf-8")] = data
+    return entries
+
+
+def read_metadata(model_content: bytes) -> dict | None:
+    """The PneumoScan JSON metadata of a model, or None when it carries none."""
+    data = metadata_entries(model_content).get(METADATA_NAME)
+    return json.loads(data.decode("utf-8")) if data else None

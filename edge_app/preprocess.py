@@ -1,0 +1,119 @@
+"""The one image preprocessing: image file -> model input array.
+
+Training, calibration, benchmarks and the device all call `preprocess`, so a
+model never sees pixels prepared differently from the ones it was trained on.
+It depends on numpy and Pillow only, because it runs on the device.
+
+The steps, and why:
+1. Decode at reduced size (`Image.draft`): a 2000 px JPEG is decoded at 1/8
+   scale by the JPEG library itself, which costs milliseconds instead of tens.
+2. Grayscale, EXIF orientation honoured, transparency flattened onto black:
+   radiographs carry no colour information, and phones rotate by EXIF.
+3. Squash to a square (aspect ratio not kept): the public dataset's 224 px
+   copies were made that way, so a full-resolution image and its copy land on
+   the same input.
+4. Histogram equalisation: exposure, contrast and gamma differ between sites
+   and detectors; equalisation is invariant to any monotonic intensity change,
+   so the model cannot learn one site's exposure as a shortcut.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from edge_app.contract import DEFAULT_INPUT_SIZE
+
+SUPPORTED_FORMATS = frozenset({"JPEG", "PNG"})
+MAX_PIXELS = 64_000_000
+"""Largest image we decode. Real radiographs stay under about 20 MP; a file
+claiming more is a decompression bomb or not a radiograph."""
+
+_EQUALISE_BINS = 256
+
+
+class ImageRejected(ValueError):
+    """An image that cannot or must not be scanned.
+
+    `reason` is a stable, machine-readable code (stored in history and JSON
+    output); the message is the plain sentence shown to people.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def decode_image(source: str | Path | bytes, size: int = DEFAULT_INPUT_SIZE) -> Image.Image:
+    """Open and decode an image, at no less than `size` px per side where the
+    format allows reduced decoding. Returns the image in its own mode so that a
+    quality gate can still see colour or bit depth before grayscale conversion.
+    """
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    if not data:
+        raise ImageRejected("empty_file", "The file is empty (0 bytes).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("decompression_bomb", f"The image is far too large to be a real X-ray ({exc}).") from exc
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageRejected("not_an_image", "The file is not an image (JPEG or PNG expected).") from exc
+    if image.format not in SUPPORTED_FORMATS:
+        raise ImageRejected("unsupported_format", f"{image.format} images are not supported; use JPEG or PNG.")
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageRejected(
+            "decompression_bomb", f"The image claims {width}x{height} pixels, far too large to be a real X-ray."
+        )
+    if image.format == "JPEG":
+        image.draft(image.mode, (size, size))
+    try:
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageRejected("corrupt_image", "The image file is damaged or incomplete (truncated).") from exc
+
+
+def grayscale_array(image: Image.Image) -> np.ndarray:
+    """Intensity as float32, keeping 16-bit precision when the file has it."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return np.asarray(image, dtype=np.float32)
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(black, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float32)
+
+
+def equalise(pixels: np.ndarray) -> np.ndarray:
+    """Histogram-equalise to [-1, 1], mapping each intensity to its mid-rank.
+
+    A constant image has no ranks; it maps to zeros (the quality gate rejects
+    such images before they reach the model).
+    """
+    low, high = float(pixels.min()), float(pixels.max())
+    if high - low < 1e-6:
+        return np.zeros_like(pixels, dtype=np.float32)
+    bins = np.minimum(((pixels - low) * (_EQUALISE_BINS / (high - low))).astype(np.int32), _EQUALISE_BINS - 1)
+    counts = np.bincount(bins.ravel(), minlength=_EQUALISE_BINS)
+    cumulative = np.cumsum(counts)
+    mid_rank = (cumulative - counts / 2.0) / cumulative[-1]
+    return (mid_rank[bins] * 2.0 - 1.0).astype(np.float32)
+
+
+def to_model_input(image: Image.Image, size: int = DEFAULT_INPUT_SIZE) -> np.ndarray:
+    """A decoded image as the (size, size, 1) float32 array the model takes."""
+    gray = Image.fromarray(grayscale_array(image), mode="F")
+    square = np.asarray(gray.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
+    return equalise(square)[..., np.newaxis]
+
+
+def preprocess(source: str | Path | bytes, size: int = DEFAULT_INPUT_SIZE) -> np.ndarray:
+    """Image file (path or bytes) -> (size, size, 1) float32 model input in [-1, 1]."""
+    return to_model_input(decode_image(source, size), size)

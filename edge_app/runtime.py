@@ -1,0 +1,109 @@
+"""Run a .tflite model with whichever TFLite interpreter this machine has.
+
+ai-edge-litert is the supported runtime (small, numpy 2, aarch64 wheels);
+tflite_runtime and TensorFlow's tf.lite are fallbacks for machines that
+already have them. TensorFlow is only tried last, because importing it costs
+seconds and gigabytes on a device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata as package_metadata
+from pathlib import Path
+
+import numpy as np
+
+from edge_app.model_metadata import read_metadata
+
+_RUNTIMES = (
+    ("ai-edge-litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
+    ("tflite-runtime", "tflite_runtime.interpreter", "tflite-runtime"),
+    ("tensorflow", "tensorflow.lite", "tensorflow"),
+)
+
+
+class RuntimeUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    version: str
+    interpreter_class: type
+
+
+@cache
+def load_runtime() -> Runtime:
+    """The first TFLite interpreter that imports, in order of preference."""
+    for name, module_name, distribution in _RUNTIMES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        try:
+            version = package_metadata.version(distribution)
+        except package_metadata.PackageNotFoundError:
+            version = "unknown"
+        return Runtime(name, version, module.Interpreter)
+    raise RuntimeUnavailable("No TFLite runtime found. Install one with: pip install ai-edge-litert")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class TFLiteClassifier:
+    """A single-output binary classifier in a .tflite file.
+
+    Takes the float model input from `edge_app.preprocess` and returns
+    P(PNEUMONIA) as a float, quantizing and dequantizing with the model's own
+    tensor parameters, so int8, dynamic-range and float32 models are used the
+    same way.
+    """
+
+    def __init__(self, model: Path | bytes, num_threads: int = 1) -> None:
+        self.path = None if isinstance(model, bytes) else Path(model)
+        self.content = model if isinstance(model, bytes) else Path(model).read_bytes()
+        self.sha256 = sha256_hex(self.content)
+        self.metadata = read_metadata(self.content)
+        self.runtime = load_runtime()
+        self.interpreter = self.runtime.interpreter_class(model_content=self.content, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self._input["shape"])
+
+    @property
+    def input_size(self) -> int:
+        return self.input_shape[1]
+
+    @property
+    def input_dtype(self) -> str:
+        return np.dtype(self._input["dtype"]).name
+
+    def _to_input_tensor(self, x: np.ndarray) -> np.ndarray:
+        dtype = np.dtype(self._input["dtype"])
+        x = np.asarray(x, dtype=np.float32).reshape(self.input_shape)
+        if dtype == np.float32:
+            return x
+        scale, zero_point = self._input["quantization"]
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+
+    def predict(self, x: np.ndarray) -> float:
+        """P(PNEUMONIA) for one preprocessed image of shape (size, size, 1)."""
+        self.interpreter.set_tensor(self._input["index"], self._to_input_tensor(x))
+        self.interpreter.invoke()
+        raw = self.interpreter.get_tensor(self._output["index"]).reshape(-1)[0]
+        scale, zero_point = self._output["quantization"]
+        if np.dtype(self._output["dtype"]) == np.float32:
+            return float(raw)
+        return float((float(raw) - zero_point) * scale)
