@@ -24,9 +24,15 @@ BLOCKS: tuple[tuple[int, int], ...] = (
 )
 
 
+BN_MOMENTUM = 0.9
+"""Keras' default 0.99 lets the moving statistics lag the batch statistics for
+thousands of steps on this small data set, and the inference-mode model then
+gives a constant output. 0.9 settles within an epoch."""
+
+
 def _conv_bn_relu(x, layer: keras.layers.Layer, name: str):
     x = layer(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return keras.layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
@@ -34,16 +40,31 @@ def build_model(input_size: int, dropout: float = 0.3, width: float = 1.0) -> ke
     """A binary classifier: (size, size, 1) in [-1, 1] -> P(PNEUMONIA)."""
     inputs = keras.Input((input_size, input_size, 1), name="image")
     x = _conv_bn_relu(
-        inputs, keras.layers.Conv2D(int(16 * width), 3, strides=2, padding="same", use_bias=False, name="stem"), "stem"
+        inputs,
+        keras.layers.Conv2D(
+            int(16 * width), 3, strides=2, padding="same", use_bias=False, kernel_initializer="he_normal", name="stem"
+        ),
+        "stem",
     )
     for i, (filters, stride) in enumerate(BLOCKS):
         x = _conv_bn_relu(
             x,
-            keras.layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"block{i}_dw"),
+            keras.layers.DepthwiseConv2D(
+                3,
+                strides=stride,
+                padding="same",
+                use_bias=False,
+                depthwise_initializer="he_normal",
+                name=f"block{i}_dw",
+            ),
             f"block{i}_dw",
         )
         x = _conv_bn_relu(
-            x, keras.layers.Conv2D(int(filters * width), 1, use_bias=False, name=f"block{i}_pw"), f"block{i}_pw"
+            x,
+            keras.layers.Conv2D(
+                int(filters * width), 1, use_bias=False, kernel_initializer="he_normal", name=f"block{i}_pw"
+            ),
+            f"block{i}_pw",
         )
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
