@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -164,6 +165,7 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
         verbose=2,
     )
     model.load_weights(str(best_path))
+    shutil.rmtree(config.out / CHECKPOINT_DIR, ignore_errors=True)  # finished: nothing left to resume
 
     scores = {name: model.predict(x, batch_size=256, verbose=0).ravel() for name, (x, _) in arrays.items()}
     threshold = metrics.threshold_for_sensitivity(arrays["val"][1], scores["val"], config.target_sensitivity)
