@@ -33,6 +33,8 @@ MAX_PIXELS = 64_000_000
 """Largest image we decode. Real radiographs stay under about 20 MP; a file
 claiming more is a decompression bomb or not a radiograph."""
 
+SOURCE_SIZE_KEY = "pneumoscan_source_size"
+
 _EQUALISE_BINS = 256
 
 
@@ -52,6 +54,8 @@ def decode_image(source: str | Path | bytes, size: int = DEFAULT_INPUT_SIZE) -> 
     """Open and decode an image, at no less than `size` px per side where the
     format allows reduced decoding. Returns the image in its own mode so that a
     quality gate can still see colour or bit depth before grayscale conversion.
+    `image.info[SOURCE_SIZE_KEY]` keeps the stored (width, height), because a
+    JPEG decoded with draft is smaller than the file it came from.
     """
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     if not data:
@@ -75,9 +79,11 @@ def decode_image(source: str | Path | bytes, size: int = DEFAULT_INPUT_SIZE) -> 
         image.draft(image.mode, (size, size))
     try:
         image.load()
-        return ImageOps.exif_transpose(image)
+        decoded = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageRejected("corrupt_image", "The image file is damaged or incomplete (truncated).") from exc
+    decoded.info[SOURCE_SIZE_KEY] = (width, height)
+    return decoded
 
 
 def grayscale_array(image: Image.Image) -> np.ndarray:

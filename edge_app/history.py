@@ -1,0 +1,148 @@
+"""The scan history: every result, ok or not, in a local SQLite database.
+
+Nothing a health worker scanned may be lost, so each result is its own
+committed transaction, written before the result is shown; WAL journaling with
+synchronous=FULL means neither a killed process nor a power cut loses a result
+that was already printed, and a reader never blocks the scanner.
+
+The schema changes through an ordered list of small migration functions (as
+in simonw/llm's migrations.py). Each one applied is recorded in the
+`_migrations` table, and `PRAGMA user_version` holds how many have run, so an
+old database upgrades itself the first time a newer PneumoScan opens it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge_app.scanner import ScanResult, now_utc
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_create_scans(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY,
+            scanned_at TEXT NOT NULL,
+            path TEXT NOT NULL,
+            sha256 TEXT,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'rejected', 'error')),
+            label TEXT,
+            probability REAL,
+            score INTEGER,
+            threshold REAL NOT NULL,
+            uncertain INTEGER,
+            refer INTEGER,
+            reason TEXT,
+            message TEXT,
+            model_sha256 TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            runtime TEXT NOT NULL,
+            elapsed_ms REAL,
+            patient_id TEXT,
+            operator TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX scans_scanned_at ON scans (scanned_at)")
+    db.execute("CREATE INDEX scans_patient_id ON scans (patient_id)")
+    db.execute("CREATE INDEX scans_sha256 ON scans (sha256)")
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
+_COLUMNS = tuple(ScanResult.__dataclass_fields__)
+_BOOLEAN_COLUMNS = ("uncertain", "refer")
+
+
+class HistoryError(Exception):
+    """The history database cannot be opened or written; the message says why."""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating and migrating as needed) the history database at `path`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        migrate(db)
+    except (OSError, sqlite3.Error) as exc:
+        raise HistoryError(
+            f"{path}: cannot open the scan history ({exc}). Check the folder is writable, "
+            "or set PNEUMOSCAN_HOME to another folder."
+        ) from exc
+    return db
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the migrations this database has not had yet; returns their names."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    newly_applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in applied:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (fn.__name__, now_utc()))
+            db.execute(f"PRAGMA user_version = {len(applied) + len(newly_applied) + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        newly_applied.append(fn.__name__)
+    return newly_applied
+
+
+def record(db: sqlite3.Connection, result: ScanResult) -> int:
+    """Store one result, committed before returning; returns its row id."""
+    placeholders = ", ".join("?" for _ in _COLUMNS)
+    values = [getattr(result, column) for column in _COLUMNS]
+    cursor = db.execute(f"INSERT INTO scans ({', '.join(_COLUMNS)}) VALUES ({placeholders})", values)
+    return int(cursor.lastrowid)
+
+
+def parse_since(text: str) -> str:
+    """A local date or date-time typed by a person -> the UTC ISO text stored in `scanned_at`."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM.") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a naive time is the device's local time
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def query(db: sqlite3.Connection, since: str | None = None, patient_id: str | None = None) -> list[dict]:
+    """Stored results, oldest first, optionally from a UTC ISO time on and for one patient."""
+    conditions, parameters = [], []
+    if since is not None:
+        conditions.append("scanned_at >= ?")
+        parameters.append(since)
+    if patient_id is not None:
+        conditions.append("patient_id = ?")
+        parameters.append(patient_id)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM scans {where} ORDER BY id", parameters).fetchall()
+    records = []
+    for row in rows:
+        item = dict(row)
+        for column in _BOOLEAN_COLUMNS:
+            item[column] = None if item[column] is None else bool(item[column])
+        records.append(item)
+    return records

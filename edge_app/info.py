@@ -1,0 +1,73 @@
+"""What `edge-scan info` reports: the model, how it was checked, and what runs it.
+
+A health programme auditing a device needs to know exactly which model made
+its results (the SHA-256 is stored with every scan) and how good that model
+was measured to be, so the embedded metadata is shown in full.
+"""
+
+from __future__ import annotations
+
+import json
+
+from edge_app.model_store import ScanModel
+from edge_app.paths import data_dir, history_path
+from edge_app.quality import REASONS
+from edge_app.scanner import UNCERTAIN_MARGIN
+
+
+def describe(model: ScanModel) -> dict:
+    runtime = model.classifier.runtime
+    return {
+        "model_path": str(model.path),
+        "model_sha256": model.sha256,
+        "integrity": model.integrity,
+        "model_version": model.version,
+        "input_shape": list(model.classifier.input_shape),
+        "input_dtype": model.classifier.input_dtype,
+        "threshold": model.threshold,
+        "threshold_source": model.threshold_source,
+        "uncertain_margin": UNCERTAIN_MARGIN,
+        "labels": list(model.labels),
+        "runtime": runtime.name,
+        "runtime_version": runtime.version,
+        "data_dir": str(data_dir()),
+        "history_db": str(history_path()),
+        "metadata": model.metadata,
+        "rejection_reasons": REASONS,
+    }
+
+
+def _metric_line(name: str, metrics: dict) -> str | None:
+    if name not in metrics:
+        return None
+    low, high = metrics.get(f"{name}_ci95", (None, None))
+    interval = f" (95% CI {low:.3f}-{high:.3f})" if low is not None else ""
+    return f"  {name}: {metrics[name]:.3f}{interval}"
+
+
+def format_description(description: dict) -> str:
+    """Plain text for people; the JSON form has the same facts."""
+    lines = [
+        f"Model:        {description['model_path']}",
+        f"SHA-256:      {description['model_sha256']} ({description['integrity']})",
+        f"Version:      {description['model_version']}",
+        f"Input:        {description['input_shape']} {description['input_dtype']}",
+        f"Threshold:    {description['threshold']:.3f} ({description['threshold_source']}); "
+        f"uncertain within +/-{description['uncertain_margin']:.2f}",
+        f"Labels:       {', '.join(description['labels'])}",
+        f"Runtime:      {description['runtime']} {description['runtime_version']}",
+        f"History:      {description['history_db']}",
+    ]
+    metadata = description["metadata"]
+    if metadata is None:
+        lines.append("Metadata:     none in this model (development model: threshold 0.5 and default labels used)")
+        return "\n".join(lines)
+    test = metadata.get("metrics", {}).get("test", {})
+    if test:
+        lines.append(f"Test results (n={test.get('n', '?')}):")
+        lines.extend(line for line in (_metric_line(n, test) for n in ("auc", "sensitivity", "specificity")) if line)
+    if "intended_use" in metadata:
+        lines.append(f"Intended use: {metadata['intended_use']}")
+    lines.append("Metadata (as embedded in the model):")
+    lines.append(json.dumps(metadata, indent=2))
+    return "\n".join(lines)

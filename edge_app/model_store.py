@@ -1,0 +1,158 @@
+"""Find, verify and open the model a scan runs on.
+
+A screening result is only as trustworthy as the model file behind it, and on
+a device that file was copied from a USB stick or a flaky download. So before
+a model runs, its bytes are checked against the SHA-256 recorded beside it
+(`<model>.sha256`, sha256sum format), and its embedded metadata must name the
+preprocessing this device implements. Anything else is refused with a message
+that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_app import contract
+from edge_app.runtime import TFLiteClassifier, sha256_hex
+
+MODEL_ENV = "PNEUMOSCAN_MODEL"
+"""Overrides the default model path (a clinic's own release, or tests)."""
+DEFAULT_MODEL = Path(__file__).parent / "models" / "pneumoscan.tflite"
+FALLBACK_THRESHOLD = 0.5
+"""Used only for a model without metadata (a development model); `info` says so."""
+
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class ModelError(Exception):
+    """The model cannot be used; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class ScanModel:
+    """A verified model, ready to scan, with the facts every result records."""
+
+    classifier: TFLiteClassifier
+    path: Path
+    threshold: float
+    threshold_source: str
+    labels: tuple[str, ...]
+    checksum_file: Path | None
+    """The .sha256 file the model was verified against; None when it had none."""
+
+    @property
+    def integrity(self) -> str:
+        if self.checksum_file is None:
+            return "NOT verified: no .sha256 file beside the model"
+        return f"verified against {self.checksum_file.name}"
+
+    @property
+    def metadata(self) -> dict | None:
+        return self.classifier.metadata
+
+    @property
+    def sha256(self) -> str:
+        return self.classifier.sha256
+
+    @property
+    def version(self) -> str:
+        return str((self.metadata or {}).get("model_version", "unversioned"))
+
+    @property
+    def input_size(self) -> int:
+        return self.classifier.input_size
+
+    @property
+    def runtime(self) -> str:
+        return f"{self.classifier.runtime.name} {self.classifier.runtime.version}"
+
+
+def default_model_path() -> Path:
+    override = os.environ.get(MODEL_ENV)
+    return Path(override).expanduser() if override else DEFAULT_MODEL
+
+
+def sidecar_path(model_path: Path) -> Path:
+    return model_path.with_name(model_path.name + ".sha256")
+
+
+def read_sidecar(path: Path) -> str:
+    """The hex digest from a sha256sum-format file ("<hex>  <name>")."""
+    fields = path.read_text(encoding="utf-8", errors="replace").split()
+    if not fields or not _HEX64.match(fields[0]):
+        raise ModelError(f"{path}: not a SHA-256 checksum file (expected '<64 hex digits>  <file name>').")
+    return fields[0].lower()
+
+
+def verify_integrity(model_path: Path, content: bytes, required: bool) -> Path | None:
+    """Check the model bytes against its sidecar checksum; returns the sidecar, or None if there is none."""
+    sidecar = sidecar_path(model_path)
+    if not sidecar.is_file():
+        if required:
+            raise ModelError(
+                f"{model_path}: its checksum file {sidecar.name} is missing, so the model cannot be verified. "
+                "Reinstall PneumoScan."
+            )
+        return None
+    expected = read_sidecar(sidecar)
+    actual = sha256_hex(content)
+    if actual != expected:
+        raise ModelError(
+            f"{model_path}: the file does not match its recorded SHA-256 (expected {expected[:12]}..., "
+            f"got {actual[:12]}...). It is damaged or was changed. Copy the model again or reinstall PneumoScan."
+        )
+    return sidecar
+
+
+def check_contract(model_path: Path, classifier: TFLiteClassifier) -> None:
+    """Refuse a model this device cannot prepare input for."""
+    shape = classifier.input_shape
+    if len(shape) != 4 or shape[0] != 1 or shape[1] != shape[2] or shape[3] != 1:
+        raise ModelError(f"{model_path}: input shape {shape} is not a single square grayscale image (1, N, N, 1).")
+    model_input = (classifier.metadata or {}).get("input", {})
+    wanted = (model_input.get("preprocessing"), model_input.get("preprocessing_version"))
+    if classifier.metadata is not None and wanted != (contract.PREPROCESSING_NAME, contract.PREPROCESSING_VERSION):
+        raise ModelError(
+            f"{model_path}: the model expects preprocessing {wanted[0]} v{wanted[1]}, but this PneumoScan implements "
+            f"{contract.PREPROCESSING_NAME} v{contract.PREPROCESSING_VERSION}. Install the PneumoScan version "
+            "the model was released with."
+        )
+
+
+def load_model(model_path: Path | None = None, threshold: float | None = None) -> ScanModel:
+    """Open a model for scanning: the default one unless `model_path` is given.
+
+    The default model must carry its checksum file; a model given explicitly is
+    checked when it has one (the quantize step writes one beside every model).
+    """
+    is_default = model_path is None
+    path = default_model_path() if is_default else Path(model_path)
+    if not path.is_file():
+        if is_default:
+            raise ModelError(
+                f"No model found at {path}. This PneumoScan install has no model yet: "
+                "pass one with --model FILE.tflite (or reinstall a release that includes one)."
+            )
+        raise ModelError(f"{path}: no such model file.")
+    content = path.read_bytes()
+    checksum_file = verify_integrity(path, content, required=is_default)
+    try:
+        classifier = TFLiteClassifier(content)
+    except Exception as exc:  # the interpreter raises RuntimeError or ValueError for a bad flatbuffer
+        raise ModelError(f"{path}: not a usable TensorFlow Lite model ({exc}).") from exc
+    check_contract(path, classifier)
+    metadata = classifier.metadata or {}
+    if threshold is not None:
+        chosen, source = threshold, "set with --threshold"
+    elif "threshold" in metadata:
+        chosen, source = (
+            float(metadata["threshold"]),
+            f"from the model ({metadata.get('threshold_method', 'recorded')})",
+        )
+    else:
+        chosen, source = FALLBACK_THRESHOLD, "default 0.5: the model carries no metadata"
+    labels = tuple(metadata.get("labels", contract.LABELS))
+    return ScanModel(classifier, path, chosen, source, labels, checksum_file)

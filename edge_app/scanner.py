@@ -1,0 +1,172 @@
+"""Scan image files: bytes -> checks -> model -> one result record per image.
+
+Each file is read once; its SHA-256 and its decoded pixels come from the same
+bytes, so the hash in the history is the hash of exactly what was scanned.
+A bad image never stops a batch: it becomes a `rejected` (or `error`) result
+and the next image is scanned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge_app.model_store import ScanModel
+from edge_app.preprocess import ImageRejected, decode_image, to_model_input
+from edge_app.quality import check_quality
+from edge_app.runtime import sha256_hex
+
+OK, REJECTED, ERROR = "ok", "rejected", "error"
+
+UNREADABLE_FILE = "unreadable_file"
+"""The file could not be read (permissions, removed, I/O error): status error."""
+INFERENCE_FAILED = "inference_failed"
+"""The model failed on a decoded image: status error, a fault of the device, not the image."""
+
+UNCERTAIN_MARGIN = 0.10
+"""Results within 10 points (on the 0-100 score) of the threshold are flagged
+uncertain and sent for referral, whichever side they fall on: missing
+pneumonia in a child costs more than an extra referral."""
+
+SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".dcm"})
+"""File types picked up from folders. Only JPEG and PNG can be scanned; the
+others are listed so they are reported as unsupported rather than silently
+skipped."""
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    """Who scanned, for whom: recorded with every result."""
+
+    patient_id: str | None = None
+    operator: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    path: str
+    status: str
+    label: str | None
+    probability: float | None
+    score: int | None
+    threshold: float
+    uncertain: bool | None
+    refer: bool | None
+    reason: str | None
+    message: str | None
+    sha256: str | None
+    model_sha256: str
+    model_version: str
+    runtime: str
+    scanned_at: str
+    elapsed_ms: float
+    patient_id: str | None
+    operator: str | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def now_utc() -> str:
+    """ISO 8601 in UTC with milliseconds: sorts as text, so SQL can compare it."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
+    """Files named on the command line, plus the image files inside named folders.
+
+    A file named explicitly is always scanned, whatever its name (a text file
+    called x.jpg is then rejected with a reason). Hidden files are skipped.
+    Each file appears once, in the order given, folders sorted by name.
+    """
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            candidates = path.rglob("*") if recursive else path.iterdir()
+            found.extend(
+                sorted(
+                    p
+                    for p in candidates
+                    if p.suffix.lower() in SCAN_SUFFIXES
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                    and p.is_file()
+                )
+            )
+        else:
+            found.append(path)
+    seen: set[Path] = set()
+    unique = []
+    for path in found:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
+def classify(probability: float, threshold: float, labels: tuple[str, ...]) -> tuple[str, bool, bool]:
+    """(label, uncertain, refer) for a probability at a threshold; at or above the threshold is positive."""
+    positive = probability >= threshold
+    uncertain = abs(probability - threshold) < UNCERTAIN_MARGIN
+    return labels[1] if positive else labels[0], uncertain, positive or uncertain
+
+
+def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:
+    """Scan one image file; never raises for a bad image."""
+    started = time.perf_counter()
+    sha256 = None
+    label = probability = score = uncertain = refer = reason = message = None
+    try:
+        data = Path(path).read_bytes()
+        sha256 = sha256_hex(data)
+        image = decode_image(data, model.input_size)
+        check_quality(image)
+        probability = model.classifier.predict(to_model_input(image, model.input_size))
+        label, uncertain, refer = classify(probability, model.threshold, model.labels)
+        score = round(probability * 100)
+        status = OK
+    except ImageRejected as exc:
+        status, reason, message = REJECTED, exc.reason, str(exc)
+    except OSError as exc:
+        status, reason, message = ERROR, UNREADABLE_FILE, f"The file could not be read ({exc.strerror or exc})."
+    except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
+        status, reason, message = ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}"
+    return ScanResult(
+        path=str(path),
+        status=status,
+        label=label,
+        probability=probability,
+        score=score,
+        threshold=model.threshold,
+        uncertain=uncertain,
+        refer=refer,
+        reason=reason,
+        message=message,
+        sha256=sha256,
+        model_sha256=model.sha256,
+        model_version=model.version,
+        runtime=model.runtime,
+        scanned_at=now_utc(),
+        elapsed_ms=round((time.perf_counter() - started) * 1000.0, 2),
+        patient_id=context.patient_id,
+        operator=context.operator,
+    )
+
+
+def scan_files(
+    paths: Iterable[Path],
+    model: ScanModel,
+    context: ScanContext = ScanContext(),
+    record: Callable[[ScanResult], None] | None = None,
+) -> Iterator[ScanResult]:
+    """Scan each file in turn. `record(result)` (the history) runs before the
+    result is handed on, so nothing is shown that was not saved first."""
+    for path in paths:
+        result = scan_file(path, model, context)
+        if record is not None:
+            record(result)
+        yield result

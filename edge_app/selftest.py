@@ -1,0 +1,75 @@
+"""A field check of a device: is the model intact, and does it scan known X-rays right?
+
+Runs the bundled sample X-rays (labelled by experts, none from the training
+split) through the full scan path and compares each result with its label.
+A model copied wrong, a broken runtime or a preprocessing mismatch all show up
+as failed checks, and `edge-scan selftest` exits non-zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_app.model_store import ScanModel
+from edge_app.scanner import OK, ScanResult, scan_file
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+LABELS_FILE = "labels.csv"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class SelftestReport:
+    checks: list[Check] = field(default_factory=list)
+    results: list[ScanResult] = field(default_factory=list)
+    expected: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
+    @property
+    def median_ms(self) -> float | None:
+        return statistics.median(r.elapsed_ms for r in self.results) if self.results else None
+
+
+def bundled_samples(folder: Path = SAMPLES_DIR) -> dict[Path, str]:
+    """Sample image path -> expert label, from the folder's labels.csv."""
+    with open(folder / LABELS_FILE, newline="", encoding="utf-8") as handle:
+        return {folder / row["file"]: row["label"] for row in csv.DictReader(handle)}
+
+
+def run_selftest(model: ScanModel, folder: Path = SAMPLES_DIR) -> SelftestReport:
+    """Check `model` (already verified by load_model) on the bundled samples."""
+    report = SelftestReport()
+    report.checks.append(Check("model integrity", model.checksum_file is not None, model.integrity))
+    try:
+        samples = bundled_samples(folder)
+    except (OSError, KeyError, csv.Error) as exc:
+        report.checks.append(Check("sample images", False, f"{folder}: cannot read {LABELS_FILE} ({exc})"))
+        return report
+    for path, label in samples.items():
+        result = scan_file(path, model)
+        report.results.append(result)
+        report.expected[result.path] = label
+        if result.status != OK:
+            detail = f"{result.status}: {result.message}"
+        else:
+            detail = f"{result.label}, score {result.score} (expected {label}), {result.elapsed_ms:.1f} ms"
+        passed = result.status == OK and result.label == label and math.isfinite(result.probability or math.nan)
+        report.checks.append(Check(f"sample {path.name}", passed, detail))
+    if report.results and report.results[0].status == OK:
+        again = scan_file(Path(report.results[0].path), model)
+        same = again.probability == report.results[0].probability
+        report.checks.append(Check("repeatable", same, "same image, same score" if same else "scores differ"))
+    return report
