@@ -1,0 +1,109 @@
+"""The quality gate rejects what the model must not be trusted on, and passes real X-rays."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edge_app import quality
+from edge_app.preprocess import ImageRejected, decode_image
+from tests.conftest import FIXTURE_DATA
+
+
+def decoded(image: Image.Image, fmt: str = "PNG", size: int = 128) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return decode_image(buffer.getvalue(), size)
+
+
+def rejection(image: Image.Image) -> str | None:
+    try:
+        quality.check_quality(image)
+    except ImageRejected as exc:
+        return exc.reason
+    return None
+
+
+@pytest.fixture(scope="module")
+def xray() -> Image.Image:
+    return Image.open(FIXTURE_DATA / "train" / "PNEUMONIA" / "person1002_bacteria_2933.jpeg").convert("L")
+
+
+def test_every_fixture_xray_passes(fixture_data):
+    paths = sorted(fixture_data.rglob("*.jpeg"))
+    assert len(paths) == 36
+    assert [p.name for p in paths if rejection(decode_image(p.read_bytes(), 32)) is not None] == []
+
+
+def test_an_rgb_file_of_a_gray_xray_passes(xray):
+    assert rejection(decoded(xray.convert("RGB"), "JPEG")) is None
+
+
+def test_size_is_judged_on_the_file_not_the_reduced_decode(xray):
+    """A 1024 px JPEG decoded at 1/8 scale for a 32 px model is 128 px: still not 'too small'."""
+    image = decoded(xray.resize((1024, 1024)), "JPEG", size=32)
+    assert image.size[0] < 1024
+    assert rejection(image) is None
+
+
+@pytest.mark.parametrize(
+    ("size", "reason"),
+    [
+        ((50, 50), quality.TOO_SMALL),
+        ((127, 300), quality.TOO_SMALL),
+        ((128, 128), None),
+        ((400, 130), quality.EXTREME_ASPECT_RATIO),
+    ],
+)
+def test_size_and_shape(xray, size, reason):
+    assert rejection(decoded(xray.resize(size))) == reason
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_a_uniform_image_is_blank(value):
+    assert rejection(decoded(Image.new("L", (300, 300), value))) == quality.BLANK_IMAGE
+
+
+def test_a_nearly_blank_image_with_faint_noise_is_blank():
+    rng = np.random.default_rng(1)
+    faint = Image.fromarray((120 + rng.integers(0, 10, (300, 300))).astype(np.uint8))
+    assert rejection(decoded(faint)) == quality.BLANK_IMAGE
+
+
+def test_mostly_clipped_image_is_saturated(xray):
+    pixels = np.asarray(xray.resize((300, 300)), dtype=np.uint8).copy()
+    pixels[:, :200] = 255  # two thirds burnt out
+    assert rejection(decoded(Image.fromarray(pixels))) == quality.SATURATED_IMAGE
+
+
+def test_twelve_bit_xray_in_sixteen_bits_is_not_called_blank(xray):
+    """Detectors store 12-bit values in 16-bit PNGs: judged on 0-4095, not 0-65535."""
+    deep = np.asarray(xray.resize((300, 300)), dtype=np.uint16) * 16
+    assert rejection(decoded(Image.fromarray(deep))) is None
+
+
+def test_a_colour_photograph_is_rejected():
+    rng = np.random.default_rng(2)
+    blocks = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    photo = Image.fromarray(blocks).resize((640, 480), Image.Resampling.BILINEAR)
+    assert rejection(decoded(photo, "JPEG")) == quality.COLOUR_PHOTO
+
+
+def test_a_film_photo_with_a_colour_cast_is_not_a_colour_photo(xray):
+    tinted = np.asarray(xray.convert("RGB"), dtype=np.float32) * np.array([0.9, 0.95, 1.0])
+    assert rejection(decoded(Image.fromarray(tinted.astype(np.uint8)), "JPEG")) is None
+
+
+def test_reason_codes_are_unique_documented_and_match_the_decoder():
+    codes = [value for name, value in vars(quality).items() if name.isupper() and value in quality.REASONS]
+    assert sorted(codes) == sorted(quality.REASONS)  # each code has one constant and one explanation
+    raised = set()
+    for data in (b"", b"plain text", b"\xff\xd8\xff\xe0" + b"\0" * 20):
+        try:
+            decode_image(data)
+        except ImageRejected as exc:
+            raised.add(exc.reason)
+    assert raised <= set(quality.REASONS) and {quality.EMPTY_FILE, quality.NOT_AN_IMAGE} <= raised
