@@ -119,7 +119,7 @@ def scan(
     model = _load_model(model_path, threshold)
     db = None if no_history else _open_history()
     record = None if db is None else (lambda result: history.record(db, result))
-    writer = scan_writer(fmt, click.get_text_stream("stdout"), model.threshold)
+    writer = scan_writer(fmt, sys.stdout, model.threshold)
     progress = Progress(len(files), enabled=any(path.is_dir() for path in inputs))
     all_ok = True
     writer.start()
@@ -158,7 +158,7 @@ def history_command(since: str | None, patient_id: str | None, fmt: str) -> None
         db = _open_history()
         records = history.query(db, since=since_utc, patient_id=patient_id)
         db.close()
-    writer = history_writer(fmt, click.get_text_stream("stdout"))
+    writer = history_writer(fmt, sys.stdout)
     writer.start()
     for record in records:
         writer.write(record)

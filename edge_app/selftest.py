@@ -43,14 +43,16 @@ class SelftestReport:
         return statistics.median(r.elapsed_ms for r in self.results) if self.results else None
 
 
-def bundled_samples(folder: Path = SAMPLES_DIR) -> dict[Path, str]:
-    """Sample image path -> expert label, from the folder's labels.csv."""
+def bundled_samples(folder: Path | None = None) -> dict[Path, str]:
+    """Sample image path -> expert label, from the folder's labels.csv (the bundled samples by default)."""
+    folder = folder or SAMPLES_DIR
     with open(folder / LABELS_FILE, newline="", encoding="utf-8") as handle:
         return {folder / row["file"]: row["label"] for row in csv.DictReader(handle)}
 
 
-def run_selftest(model: ScanModel, folder: Path = SAMPLES_DIR) -> SelftestReport:
+def run_selftest(model: ScanModel, folder: Path | None = None) -> SelftestReport:
     """Check `model` (already verified by load_model) on the bundled samples."""
+    folder = folder or SAMPLES_DIR
     report = SelftestReport()
     report.checks.append(Check("model integrity", model.checksum_file is not None, model.integrity))
     try:
@@ -58,6 +60,8 @@ def run_selftest(model: ScanModel, folder: Path = SAMPLES_DIR) -> SelftestReport
     except (OSError, KeyError, csv.Error) as exc:
         report.checks.append(Check("sample images", False, f"{folder}: cannot read {LABELS_FILE} ({exc})"))
         return report
+    if not samples:
+        report.checks.append(Check("sample images", False, f"{folder}: {LABELS_FILE} lists no images"))
     for path, label in samples.items():
         result = scan_file(path, model)
         report.results.append(result)
