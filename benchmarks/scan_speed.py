@@ -1,0 +1,136 @@
+"""The edge-scan speed targets, measured on the real command.
+
+(a) process start to the first JSON result of `edge-scan scan IMAGE --no-history
+    --format json`, median of several runs: target <= 0.6 s;
+(b) median end-to-end time per full-resolution image on one thread (taken from
+    the latency benchmark of the scanned model): target <= 30 ms;
+(c) peak resident memory of one `edge-scan scan` over 500 images: target <= 150 MB.
+
+Every run uses a temporary PNEUMOSCAN_HOME so no user's history is touched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from benchmarks.child import run_child
+from edge_app.paths import HOME_ENV
+
+TARGETS = {"start_to_first_result_s": 0.6, "end_to_end_median_ms": 30.0, "batch_500_peak_rss_mb": 150.0}
+BATCH_IMAGES = 500
+FULL_RESOLUTION_WIDTH = 2000
+
+
+def edge_scan_command() -> list[str] | None:
+    """The edge-scan console script (beside this Python first), or the very call it makes when the
+    package is installed without its scripts; None without edge_app.cli."""
+    beside = Path(sys.executable).parent / "edge-scan"
+    found = str(beside) if beside.is_file() else shutil.which("edge-scan")
+    if found:
+        return [found]
+    if importlib.util.find_spec("edge_app.cli") is not None:
+        return [sys.executable, "-c", "import sys; from edge_app.cli import main; sys.exit(main())"]
+    return None
+
+
+def image_near_width(paths: Sequence[Path], width: int = FULL_RESOLUTION_WIDTH) -> Path:
+    """The image whose width is closest to `width`: a typical full-resolution radiograph."""
+
+    def distance(path: Path) -> int:
+        with Image.open(path) as image:
+            return abs(image.width - width)
+
+    return min(paths, key=distance)
+
+
+def _distinct_path(source: Path, target: Path) -> Path:
+    """A second path to `source` that edge-scan will not merge with it (it merges symlinks by target)."""
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or no hard links: copy instead
+        shutil.copyfile(source, target)
+    return target
+
+
+def _scan(command: list[str], model: Path, paths: Sequence[Path], home: Path):
+    env = os.environ | {HOME_ENV: str(home)}
+    argv = [*command, "scan", *map(str, paths), "--model", str(model), "--no-history", "--format", "json"]
+    result = run_child(argv, env=env)
+    if result.returncode != 0 or not result.lines:
+        raise RuntimeError(f"edge-scan failed (exit {result.returncode}): {result.stderr[-2000:]}")
+    records = [json.loads(line) for line in result.lines]
+    return result, records
+
+
+def scan_targets(
+    model: Path,
+    images: Sequence[Path],
+    end_to_end_median_ms: float | None,
+    runs: int = 5,
+    batch_images: int = BATCH_IMAGES,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict:
+    """Measure the three edge-scan targets with `model`; `images` are full-resolution files."""
+    command = edge_scan_command()
+    if command is None:
+        return {"available": False, "reason": "edge-scan is not installed (pip install -e . puts it on PATH)."}
+    single = image_near_width(images)
+    with Image.open(single) as image:
+        single_size = image.size
+    with tempfile.TemporaryDirectory(prefix="edge-bench-scan-") as tmp:
+        tmp = Path(tmp)
+        starts = []
+        for i in range(runs):
+            log(f"  edge-scan: single image, run {i + 1}/{runs}")
+            result, records = _scan(command, model, [single], tmp / "home")
+            if records[0].get("status") != "ok":
+                raise RuntimeError(f"edge-scan did not scan {single}: {records[0]}")
+            starts.append(result.first_line_seconds)
+        folder = tmp / "batch"
+        folder.mkdir()
+        batch = []
+        for i in range(batch_images):
+            source = images[i % len(images)]
+            batch.append(_distinct_path(source, folder / f"{i:04d}-{source.name}"))
+        log(f"  edge-scan: {batch_images}-image batch")
+        result, records = _scan(command, model, batch, tmp / "home")
+    statuses = {
+        status: sum(r.get("status") == status for r in records) for status in {r.get("status") for r in records}
+    }
+    measured = {
+        "start_to_first_result_s": statistics.median(starts),
+        "end_to_end_median_ms": end_to_end_median_ms,
+        "batch_500_peak_rss_mb": result.peak_rss_mb,
+    }
+    return {
+        "available": True,
+        "command": " ".join(["edge-scan scan IMAGE --model", str(model), "--no-history --format json"]),
+        "launched_as": command,
+        "single_image": {"path": str(single), "size": list(single_size), "start_to_first_result_runs_s": starts},
+        "batch": {
+            "images": batch_images,
+            "distinct_files": min(len(images), batch_images),
+            "results": len(records),
+            "statuses": statuses,
+            "wall_s": result.wall_seconds,
+            "peak_rss_mb": result.peak_rss_mb,
+        },
+        "targets": {
+            name: {
+                "target": target,
+                "measured": measured[name],
+                "met": None if measured[name] is None else measured[name] <= target,
+            }
+            for name, target in TARGETS.items()
+        },
+    }
