@@ -11,6 +11,7 @@ are still printed and recorded); 2 usage errors, or no usable model.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -105,9 +106,9 @@ def scan(
     """
     from edge_app import history
     from edge_app.output import scan_writer
+    from edge_app.paths import SAMPLES_DIR, history_path
     from edge_app.progress import Progress
     from edge_app.scanner import OK, ScanContext, collect_images, scan_files
-    from edge_app.selftest import SAMPLES_DIR
 
     inputs = list(paths) + ([SAMPLES_DIR] if samples else [])
     if not inputs:
@@ -123,18 +124,23 @@ def scan(
     progress = Progress(len(files), enabled=any(path.is_dir() for path in inputs))
     all_ok = True
     writer.start()
-    for result in scan_files(files, model, ScanContext(patient_id, operator), record):
+    try:
+        for result in scan_files(files, model, ScanContext(patient_id, operator), record):
+            progress.clear()
+            writer.write(result.as_dict())
+            progress.advance()
+            all_ok &= result.status == OK
+    except sqlite3.Error as exc:
         progress.clear()
-        writer.write(result.as_dict())
-        progress.advance()
-        all_ok &= result.status == OK
+        raise click.ClickException(
+            f"Stopped: a result could not be saved in the scan history {history_path()} ({exc}). "
+            "The results printed above are saved. Free some disk space, then scan the rest again."
+        ) from exc
     progress.clear()
     writer.finish()
     if db is not None:
         db.close()
         if fmt == "table":
-            from edge_app.paths import history_path
-
             click.echo(f"Saved in the scan history ({history_path()}).", err=True)
     sys.exit(0 if all_ok else 1)
 

@@ -14,6 +14,8 @@ from pathlib import Path
 HOME_ENV = "PNEUMOSCAN_HOME"
 APP_NAME = "pneumoscan"
 HISTORY_FILE = "history.sqlite3"
+SAMPLES_DIR = Path(__file__).parent / "samples"
+"""The sample X-rays shipped inside the package (see samples/ATTRIBUTION.md)."""
 
 
 def data_dir() -> Path:

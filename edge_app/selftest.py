@@ -14,10 +14,10 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_app import paths
 from edge_app.model_store import ScanModel
 from edge_app.scanner import OK, ScanResult, scan_file
 
-SAMPLES_DIR = Path(__file__).parent / "samples"
 LABELS_FILE = "labels.csv"
 
 
@@ -45,14 +45,14 @@ class SelftestReport:
 
 def bundled_samples(folder: Path | None = None) -> dict[Path, str]:
     """Sample image path -> expert label, from the folder's labels.csv (the bundled samples by default)."""
-    folder = folder or SAMPLES_DIR
+    folder = folder or paths.SAMPLES_DIR
     with open(folder / LABELS_FILE, newline="", encoding="utf-8") as handle:
         return {folder / row["file"]: row["label"] for row in csv.DictReader(handle)}
 
 
 def run_selftest(model: ScanModel, folder: Path | None = None) -> SelftestReport:
     """Check `model` (already verified by load_model) on the bundled samples."""
-    folder = folder or SAMPLES_DIR
+    folder = folder or paths.SAMPLES_DIR
     report = SelftestReport()
     report.checks.append(Check("model integrity", model.checksum_file is not None, model.integrity))
     try:

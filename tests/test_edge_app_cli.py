@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edge_app import model_store, selftest
+from edge_app import model_store, paths, selftest
 from edge_app.cli import main
 from edge_app.progress import Progress
 from tests.test_scan import GOOD_IMAGES, make_mixed_batch, with_checksum
@@ -149,8 +149,8 @@ def test_info(home):
 
 def test_selftest_passes_only_when_every_sample_gets_its_label(home, tmp_path, monkeypatch):
     samples = tmp_path / "samples"
-    shutil.copytree(selftest.SAMPLES_DIR, samples)
-    monkeypatch.setattr(selftest, "SAMPLES_DIR", samples)
+    shutil.copytree(paths.SAMPLES_DIR, samples)
+    monkeypatch.setattr(paths, "SAMPLES_DIR", samples)
     model_label = {
         Path(r["path"]).name: r["label"] for r in json_lines(run("scan", "--samples", "--format", "json").stdout)
     }
@@ -204,3 +204,17 @@ def test_edge_app_never_imports_tensorflow(home, tmp_path):
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert json.loads(finished.stdout)["status"] == "ok"
+
+
+def test_a_history_that_cannot_be_written_stops_the_batch_with_a_message(home, monkeypatch):
+    import sqlite3
+
+    from edge_app import history
+
+    def disk_full(db, result):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(history, "record", disk_full)
+    scanned = run("scan", *map(str, GOOD_IMAGES), "--format", "json")
+    assert scanned.exit_code == 1 and "could not be saved" in scanned.output
+    assert scanned.stdout == ""  # nothing shown that was not saved
