@@ -20,6 +20,13 @@ import click
 FORMAT_OPTION = click.Choice(["table", "json", "csv"])
 
 
+def model_option(help_text: str):
+    """The --model option shared by every command that opens a model."""
+    return click.option(
+        "--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help_text
+    )
+
+
 class CannotStart(click.ClickException):
     """Nothing can be scanned (no usable model or history): exit 2, like a usage error."""
 
@@ -67,12 +74,7 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--samples", is_flag=True, help="Also scan the sample X-rays that come with PneumoScan.")
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A .tflite model to use instead of the built-in one.",
-)
+@model_option("A .tflite model to use instead of the built-in one.")
 @click.option(
     "--threshold",
     type=click.FloatRange(0.0, 1.0),
@@ -172,12 +174,7 @@ def history_command(since: str | None, patient_id: str | None, fmt: str) -> None
 
 
 @main.command()
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Describe this .tflite model instead of the built-in one.",
-)
+@model_option("Describe this .tflite model instead of the built-in one.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def info(model_path: Path | None, fmt: str) -> None:
     """Show the model, its checks and metrics, and the runtime in use."""
@@ -188,12 +185,7 @@ def info(model_path: Path | None, fmt: str) -> None:
 
 
 @main.command()
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Check this .tflite model instead of the built-in one.",
-)
+@model_option("Check this .tflite model instead of the built-in one.")
 def selftest(model_path: Path | None) -> None:
     """Check this device: model integrity, and scans of the bundled sample X-rays."""
     from edge_app.selftest import run_selftest
