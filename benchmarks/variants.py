@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import edge_app
 from edge_app.model_metadata import read_metadata
+from edge_app.model_store import DEFAULT_MODEL
 
 QUANTIZED_FILES = {
     "float32": "float32.tflite",
@@ -23,7 +23,6 @@ QUANTIZED_FILES = {
     "int8": "int8.tflite",
     "pruned_int8": "pruned_int8.tflite",
 }
-DEFAULT_MODEL = Path(edge_app.__file__).parent / "models" / "pneumoscan.tflite"
 VARIANT_NAMES = ("keras", *QUANTIZED_FILES, "default")
 FALLBACK_THRESHOLD = 0.5
 _TFLITE_IDENTIFIER = b"TFL3"
