@@ -179,8 +179,15 @@ def history_command(since: str | None, patient_id: str | None, fmt: str) -> None
 def info(model_path: Path | None, fmt: str) -> None:
     """Show the model, its checks and metrics, and the runtime in use."""
     from edge_app.info import describe, format_description
+    from edge_app.runtime import load_runtime
 
-    description = describe(_load_model(model_path))
+    try:
+        model = _load_model(model_path)
+    except CannotStart:
+        runtime = load_runtime()
+        click.echo(f"Runtime:      {runtime.name} {runtime.version}", err=True)
+        raise
+    description = describe(model)
     click.echo(json.dumps(description, indent=2) if fmt == "json" else format_description(description))
 
 

@@ -113,6 +113,8 @@ def test_no_default_model_is_said_plainly(tmp_path, monkeypatch):
     monkeypatch.setenv(model_store.MODEL_ENV, str(tmp_path / "models" / "pneumoscan.tflite"))
     scanned = run("scan", str(GOOD_IMAGES[0]))
     assert scanned.exit_code == 2 and "No model found" in scanned.output
+    described = run("info")  # still says which runtime this device has
+    assert described.exit_code == 2 and "Runtime:      ai-edge-litert" in described.stderr
 
 
 def test_a_tampered_model_is_refused_before_any_scan(home, tmp_path):
