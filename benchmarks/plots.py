@@ -46,15 +46,18 @@ def _roc(plt, results: dict, out: Path) -> Path:
 def _tradeoff(plt, results: dict, out: Path) -> Path:
     from benchmarks.report import one_thread_speed
 
-    figure, ax = plt.subplots(figsize=(6, 4.5))
-    for v in results["variants"]:
-        latency = one_thread_speed(v)["end_to_end"]["p50_ms"]
-        size_kb = v["size_bytes"] / 1024
-        ax.scatter(latency, v["accuracy"]["auc"], s=30 + size_kb / 4, alpha=0.6)
-        ax.annotate(f"{v['name']}\n{size_kb:.0f} KB", (latency, v["accuracy"]["auc"]), fontsize=7,
-                    textcoords="offset points", xytext=(6, 4))  # fmt: skip
-    ax.set_xscale("log")
-    ax.set(xlabel="end-to-end p50 latency, 1 thread (ms, log)", ylabel="AUC", title="Latency vs AUC (area: size)")
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for ax, key, label in ((axes[0], "inference", "inference alone"), (axes[1], "end_to_end", "end to end")):
+        for v in results["variants"]:
+            latency = one_thread_speed(v)[key]["p50_ms"]
+            size_kb = v["size_bytes"] / 1024
+            ax.scatter(latency, v["accuracy"]["auc"], s=30 + size_kb / 4, alpha=0.6)
+            ax.annotate(f"{v['name']}\n{size_kb:.0f} KB", (latency, v["accuracy"]["auc"]), fontsize=7,
+                        textcoords="offset points", xytext=(6, 4))  # fmt: skip
+        ax.set_xscale("log")
+        ax.set(xlabel=f"{label}: p50 ms per image, 1 thread (log)", title=f"AUC vs {label} latency")
+    axes[0].set_ylabel("AUC (marker area: model size)")
+    figure.tight_layout()
     return _save(figure, out / TRADEOFF_FILE)
 
 
@@ -78,7 +81,8 @@ def _scaling(plt, scaling: dict, out: Path) -> Path:
         memory.set_ylim(bottom=0)
         ax.set(xlabel=xlabel, ylabel="ms per image (mean)")
     axes[0].legend(fontsize=8, loc="upper left")
-    figure.suptitle(f"Where the time goes ({scaling['model']}, 1 thread)")
+    figure.suptitle(f"Where the time goes ({scaling['model']}, 1 thread); line: peak RSS")
+    figure.tight_layout()
     return _save(figure, out / SCALING_FILE)
 
 
