@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TextIO
 
 from edge_app.contract import POSITIVE_LABEL
-from edge_app.scanner import UNCERTAIN_MARGIN
+from edge_app.scanner import OK, REJECTED, UNCERTAIN_MARGIN
 
 FORMATS = ("table", "json", "csv")
 
@@ -83,14 +83,14 @@ class CsvWriter:
 
 def verdict(record: dict) -> str:
     """The plain-words result of one record."""
-    if record["status"] == "rejected":
+    if record["status"] == REJECTED:
         return "NOT SCANNED"
-    if record["status"] != "ok":
+    if record["status"] != OK:
         return "ERROR"
     if record["label"] == POSITIVE_LABEL:
         text = f"{POSITIVE_LABEL} suspected - REFER"
         return text + " (uncertain)" if record["uncertain"] else text
-    return "NORMAL? uncertain - REFER" if record["uncertain"] else "NORMAL"
+    return f"{record['label']}? uncertain - REFER" if record["uncertain"] else record["label"]
 
 
 def _number(value: float | int | None, pattern: str) -> str:
@@ -133,7 +133,7 @@ class ScanTableWriter:
                 path=record["path"],
             )
         )
-        if record["status"] != "ok":
+        if record["status"] != OK:
             self._line(f"    {record['message']}")
             self.counts["not_scanned"] += 1
         else:
@@ -178,7 +178,7 @@ class HistoryTableWriter:
                 time=local_time(record["scanned_at"]),
                 patient=record["patient_id"] or "-",
                 operator=record["operator"] or "-",
-                result=verdict(record) if record["status"] == "ok" else f"{verdict(record)} ({record['reason']})",
+                result=verdict(record) if record["status"] == OK else f"{verdict(record)} ({record['reason']})",
                 score=_number(record["score"], "{}"),
                 path=record["path"],
             )

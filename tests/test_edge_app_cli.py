@@ -220,3 +220,20 @@ def test_a_history_that_cannot_be_written_stops_the_batch_with_a_message(home, m
     scanned = run("scan", *map(str, GOOD_IMAGES), "--format", "json")
     assert scanned.exit_code == 1 and "could not be saved" in scanned.output
     assert scanned.stdout == ""  # nothing shown that was not saved
+
+
+@pytest.mark.parametrize(
+    ("record", "words"),
+    [
+        ({"status": "ok", "label": "NORMAL", "uncertain": False}, "NORMAL"),
+        ({"status": "ok", "label": "NORMAL", "uncertain": True}, "NORMAL? uncertain - REFER"),
+        ({"status": "ok", "label": "PNEUMONIA", "uncertain": False}, "PNEUMONIA suspected - REFER"),
+        ({"status": "ok", "label": "PNEUMONIA", "uncertain": True}, "PNEUMONIA suspected - REFER (uncertain)"),
+        ({"status": "rejected", "label": None, "uncertain": None}, "NOT SCANNED"),
+        ({"status": "error", "label": None, "uncertain": None}, "ERROR"),
+    ],
+)
+def test_table_words_for_the_health_worker(record, words):
+    from edge_app.output import verdict
+
+    assert verdict(record) == words
