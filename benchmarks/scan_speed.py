@@ -2,8 +2,8 @@
 
 (a) process start to the first JSON result of `edge-scan scan IMAGE --no-history
     --format json`, median of several runs: target <= 0.6 s;
-(b) median end-to-end time per full-resolution image on one thread (taken from
-    the latency benchmark of the scanned model): target <= 30 ms;
+(b) median end-to-end time per full-resolution image (about 2000 px wide: the
+    images at least 1800 px wide) on one thread, in a fresh process: target <= 30 ms;
 (c) peak resident memory of one `edge-scan scan` over 500 images: target <= 150 MB.
 
 Every run uses a temporary PNEUMOSCAN_HOME so no user's history is touched.
@@ -24,11 +24,14 @@ from pathlib import Path
 from PIL import Image
 
 from benchmarks.child import run_child
+from benchmarks.probe import measure
 from edge_app.paths import HOME_ENV
 
 TARGETS = {"start_to_first_result_s": 0.6, "end_to_end_median_ms": 30.0, "batch_500_peak_rss_mb": 150.0}
 BATCH_IMAGES = 500
 FULL_RESOLUTION_WIDTH = 2000
+LARGE_WIDTH = 1800
+LARGE_REPEATS = 3
 
 
 def edge_scan_command() -> list[str] | None:
@@ -43,14 +46,27 @@ def edge_scan_command() -> list[str] | None:
     return None
 
 
+def _width(path: Path) -> int:
+    with Image.open(path) as image:
+        return image.width
+
+
 def image_near_width(paths: Sequence[Path], width: int = FULL_RESOLUTION_WIDTH) -> Path:
     """The image whose width is closest to `width`: a typical full-resolution radiograph."""
+    return min(paths, key=lambda path: abs(_width(path) - width))
 
-    def distance(path: Path) -> int:
-        with Image.open(path) as image:
-            return abs(image.width - width)
 
-    return min(paths, key=distance)
+def large_image_latency(model: Path, images: Sequence[Path]) -> dict:
+    """End-to-end latency on one thread over the images at least LARGE_WIDTH px wide (all, if none are)."""
+    large = [p for p in images if _width(p) >= LARGE_WIDTH] or list(images)
+    point = measure("tflite", model, [p for p in large for _ in range(LARGE_REPEATS)], threads=1)
+    return {
+        "images": len(large),
+        "min_width": min(map(_width, large)),
+        "repeats": LARGE_REPEATS,
+        "end_to_end": point["end_to_end"],
+        "stages": point["stages"],
+    }
 
 
 def _distinct_path(source: Path, target: Path) -> Path:
@@ -75,7 +91,6 @@ def _scan(command: list[str], model: Path, paths: Sequence[Path], home: Path):
 def scan_targets(
     model: Path,
     images: Sequence[Path],
-    end_to_end_median_ms: float | None,
     runs: int = 5,
     batch_images: int = BATCH_IMAGES,
     log: Callable[[str], None] = lambda message: None,
@@ -104,18 +119,21 @@ def scan_targets(
             batch.append(_distinct_path(source, folder / f"{i:04d}-{source.name}"))
         log(f"  edge-scan: {batch_images}-image batch")
         result, records = _scan(command, model, batch, tmp / "home")
+    log(f"  end to end on images >= {LARGE_WIDTH} px, 1 thread")
+    large = large_image_latency(model, images)
     statuses = {
         status: sum(r.get("status") == status for r in records) for status in {r.get("status") for r in records}
     }
     measured = {
         "start_to_first_result_s": statistics.median(starts),
-        "end_to_end_median_ms": end_to_end_median_ms,
+        "end_to_end_median_ms": large["end_to_end"]["p50_ms"],
         "batch_500_peak_rss_mb": result.peak_rss_mb,
     }
     return {
         "available": True,
         "command": " ".join(["edge-scan scan IMAGE --model", str(model), "--no-history --format json"]),
         "launched_as": command,
+        "large_images": large,
         "single_image": {"path": str(single), "size": list(single_size), "start_to_first_result_runs_s": starts},
         "batch": {
             "images": batch_images,

@@ -16,7 +16,7 @@ from benchmarks.machine import cpu_flags, cpu_model
 from benchmarks.plots import make_plots
 from benchmarks.report import markdown, write_results
 from benchmarks.run import BenchConfig, run_benchmark
-from benchmarks.scan_speed import edge_scan_command
+from benchmarks.scan_speed import LARGE_REPEATS, edge_scan_command
 from benchmarks.variants import BenchmarkError
 
 
@@ -112,7 +112,10 @@ def test_edge_scan_targets_are_measured_on_the_real_command(tiny_results):
     targets = scan["targets"]
     assert set(targets) == {"start_to_first_result_s", "end_to_end_median_ms", "batch_500_peak_rss_mb"}
     assert all(t["measured"] > 0 for t in targets.values())
-    assert targets["end_to_end_median_ms"]["measured"] == results["variants"][1]["speed"][0]["end_to_end"]["p50_ms"]
+    # the fixture has no image 1800 px wide, so every image is timed, each LARGE_REPEATS times
+    assert scan["large_images"]["images"] == 36
+    assert scan["large_images"]["end_to_end"]["n"] == 36 * LARGE_REPEATS
+    assert targets["end_to_end_median_ms"]["measured"] == scan["large_images"]["end_to_end"]["p50_ms"]
 
 
 def test_report_files_hold_every_number(tiny_results):
