@@ -8,6 +8,7 @@ and the next image is scanned.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -68,6 +69,12 @@ class ScanResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def display_path(path: Path) -> str:
+    """The path as text that JSON, CSV and SQLite all accept: a file name that is not
+    valid UTF-8 (say, Latin-1 from an old USB stick) keeps its odd bytes as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
 
 
 def now_utc() -> str:
@@ -136,7 +143,7 @@ def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()
     except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
         status, reason, message = ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}"
     return ScanResult(
-        path=str(path),
+        path=display_path(path),
         status=status,
         label=label,
         probability=probability,

@@ -273,3 +273,19 @@ def test_data_folder_per_platform(monkeypatch, tmp_path):
     assert paths.data_dir() == tmp_path / "Local" / "pneumoscan"
     monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "clinic"))
     assert paths.history_path() == tmp_path / "clinic" / paths.HISTORY_FILE
+
+
+def test_a_file_name_that_is_not_utf8_is_scanned_printed_and_stored(model, tmp_path):
+    import json
+    import os
+
+    from edge_app import history
+
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.jpeg"))  # a Latin-1 name
+    shutil.copyfile(GOOD_IMAGES[0], odd)
+    result = scan_file(odd, model)
+    assert result.status == OK and result.path.endswith("caf\\xe9.jpeg")
+    json.dumps(result.as_dict())
+    db = history.connect(tmp_path / "h.sqlite3")
+    history.record(db, result)
+    assert history.query(db)[0]["path"] == result.path
