@@ -58,8 +58,11 @@ def _open_history():
 
 
 @click.group(
-    epilog="Example: edge-scan scan --samples    (scans the bundled sample X-rays)\n\n"
-    "         edge-scan scan xrays/ --patient-id P-0042 --operator Amina",
+    epilog="\b\nExamples:\n"
+    "  edge-scan scan --samples                  scan the sample X-rays that come with PneumoScan\n"
+    "  edge-scan scan xrays/ --patient-id P-0042 --operator Amina\n"
+    "  edge-scan history --since 2025-03-01\n"
+    "  edge-scan selftest                        check this device before a day of screening",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(package_name="pneumoscan")
@@ -194,7 +197,10 @@ def info(model_path: Path | None, fmt: str) -> None:
 @main.command()
 @model_option("Check this .tflite model instead of the built-in one.")
 def selftest(model_path: Path | None) -> None:
-    """Check this device: model integrity, and scans of the bundled sample X-rays."""
+    """Check this device: model integrity and the sample X-rays.
+
+    Exits with 0 only if the model file is intact and every sample X-ray gets its known result.
+    """
     from edge_app.selftest import run_selftest
 
     model = _load_model(model_path)
