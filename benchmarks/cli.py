@@ -70,6 +70,10 @@ def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
     help="Folder for results.md, results.json and the PNG plots.",
 )
 @click.option("--device-label", help="Name of this machine in the results (default: host name).")
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(0), help="Untimed runs before timing.")
+@click.option(
+    "--inference-runs", default=200, show_default=True, type=click.IntRange(1), help="Timed inference-alone calls."
+)
 @click.option(
     "--cold-start-runs", default=3, show_default=True, type=click.IntRange(0), help="Fresh processes per model."
 )
@@ -96,6 +100,8 @@ def main(**options) -> None:
         threads=options["threads"],
         timing_images=options["timing_images"],
         device_label=options["device_label"],
+        warmup=options["warmup"],
+        inference_runs=options["inference_runs"],
         cold_start_runs=options["cold_start_runs"],
         scaling=not options["no_scaling"],
         edge_scan=not options["no_edge_scan"],

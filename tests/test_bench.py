@@ -139,11 +139,14 @@ def test_cli_prints_markdown_and_writes_results(tiny_int8_model, fixture_data, t
     result = CliRunner().invoke(
         main,
         ["--data", str(fixture_data), "--split", "train", "--models", str(tiny_int8_model), "--threads", "1",
-         "--cold-start-runs", "0", "--no-scaling", "--no-edge-scan", "--out", str(tmp_path)],
+         "--cold-start-runs", "0", "--inference-runs", "7", "--no-scaling", "--no-edge-scan", "--out", str(tmp_path)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "| `tiny_int8` |" in result.stdout
-    assert json.loads((tmp_path / "results.json").read_text())["variants"][0]["cold_start"] is None
+    variant = json.loads((tmp_path / "results.json").read_text())["variants"][0]
+    assert variant["cold_start"] is None
+    assert (variant["threshold"], variant["threshold_source"]) == (0.5, "none in model; 0.5 used")
+    assert variant["speed"][0]["inference"]["n"] == 7
 
 
 @pytest.mark.parametrize(
