@@ -32,14 +32,19 @@ def _save(figure, path: Path) -> Path:
 
 
 def _roc(plt, results: dict, out: Path) -> Path:
-    figure, ax = plt.subplots(figsize=(5.5, 5))
-    for v in results["variants"]:
-        a = v["accuracy"]
-        ax.plot(a["roc"]["fpr"], a["roc"]["tpr"], label=f"{v['name']} (AUC {a['auc']:.3f})", linewidth=1.2)
-        ax.plot(1 - a["specificity"], a["sensitivity"], "o", markersize=4, color=ax.lines[-1].get_color())
-    ax.plot([0, 1], [0, 1], ":", color="grey", linewidth=0.8)
-    ax.set(xlabel="1 − specificity", ylabel="sensitivity", title="ROC (dot: operating threshold)")
-    ax.legend(loc="lower right", fontsize=8)
+    """Full ROC curves, and a zoom on the high-sensitivity corner where a screening tool operates."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    for ax in axes:
+        for v in results["variants"]:
+            a = v["accuracy"]
+            line = ax.plot(a["roc"]["fpr"], a["roc"]["tpr"], label=f"{v['name']} (AUC {a['auc']:.4f})", linewidth=1.2)
+            ax.plot(1 - a["specificity"], a["sensitivity"], "o", markersize=4, color=line[0].get_color())
+        ax.set(xlabel="1 − specificity", ylabel="sensitivity")
+    axes[0].plot([0, 1], [0, 1], ":", color="grey", linewidth=0.8)
+    axes[0].set_title("ROC (dot: each model's operating threshold)")
+    axes[1].set(xlim=(0, 0.4), ylim=(0.8, 1.005), title="Zoom: high sensitivity")
+    axes[1].legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
     return _save(figure, out / ROC_FILE)
 
 
