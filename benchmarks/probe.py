@@ -42,6 +42,7 @@ def run(job: dict) -> None:
         "load_s": loaded - imported,
         "first_image_s": done - loaded,
         "probability": first["probability"],
+        "tensorflow_loaded": "tensorflow" in sys.modules,
     }
     print(json.dumps(first_line), flush=True)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -87,6 +89,8 @@ def test_cold_start_memory_and_machine_are_recorded(tiny_results):
         assert cold["peak_rss_mb"] > 20
     keras, int8 = results["variants"]
     assert keras["cold_start"]["peak_rss_mb"] > int8["cold_start"]["peak_rss_mb"]  # TensorFlow is not free
+    assert keras["cold_start"]["breakdown_of_median_run"]["tensorflow_loaded"]
+    assert not int8["cold_start"]["breakdown_of_median_run"]["tensorflow_loaded"]
     machine = results["machine"]
     assert machine["device_label"] == "test machine"
     assert machine["runtime"]["name"] and machine["python"] and machine["numpy"] and machine["logical_cores"] >= 1
@@ -193,3 +197,13 @@ def test_keras_float_model_is_judged_at_its_report_threshold(tiny_results, tiny_
     report = json.loads((tiny_training_run / "report.json").read_text())
     assert results["variants"][0]["threshold"] == report["operating_threshold"]["value"]
     assert np.isfinite(results["variants"][0]["accuracy"]["sensitivity"])
+
+
+def test_benchmark_imports_neither_tensorflow_nor_matplotlib_up_front():
+    """On a Raspberry Pi there is no TensorFlow, and matplotlib is optional."""
+    code = (
+        "import sys, benchmarks.cli, benchmarks.run, benchmarks.plots, benchmarks.report; "
+        "print(sorted(m for m in ('tensorflow', 'tf_keras', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
