@@ -1,0 +1,115 @@
+"""`edge-quantize`: prune, convert to int8 and check a trained model before it ships."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from quantize.pipeline import DEFAULT_SPARSITY, MAX_AUC_DROP, MODEL_CARD_FILE, REPORT_FILE, QuantizeConfig
+from quantize.source import QuantizeError
+from train.dataset import DatasetError
+
+PARITY_EXIT_CODE = 3
+
+
+@click.command(
+    epilog="Example: edge-quantize --model runs/r1/model.keras --data ../shared/data/chest_xray --out runs/q1"
+)
+@click.option(
+    "--model",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="model.keras written by edge-train.",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    help="Dataset root the paths in splits.json are relative to [default: the root recorded in splits.json].",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the .tflite files and report.")
+@click.option(
+    "--splits",
+    type=click.Path(path_type=Path),
+    help="splits.json from edge-train [default: splits.json next to the model].",
+)
+@click.option(
+    "--sparsity",
+    default=DEFAULT_SPARSITY,
+    show_default=True,
+    type=click.FloatRange(0.5, 0.95),
+    help="Share of weights zeroed in the large convolutions.",
+)
+@click.option(
+    "--epochs", default=4, show_default=True, type=click.IntRange(1), help="Fine-tuning epochs while pruning."
+)
+@click.option(
+    "--qat-epochs",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Pruning-preserving QAT epochs (0: post-training quantization only).",
+)
+@click.option(
+    "--calibration-images",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Training images in the int8 representative data set.",
+)
+@click.option(
+    "--allow-parity-loss",
+    is_flag=True,
+    help=f"Exit 0 even when an int8 model loses more than {MAX_AUC_DROP} validation AUC (for experiments).",
+)
+@click.option(
+    "--target-sensitivity",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Validation sensitivity each variant's threshold must reach [default: edge-train's, else 0.95].",
+)
+@click.option("--model-version", help="Version stored in the metadata [default: DATE-<first 8 of the model SHA-256>].")
+@click.option("--seed", default=42, show_default=True, type=int, help="Seed for calibration sampling and fine-tuning.")
+def main(**options) -> None:
+    """Prune, quantize to int8 and check a trained PneumoScan model.
+
+    Writes float32.tflite, dynamic_range.tflite, int8.tflite and pruned_int8.tflite
+    (the one to ship), each with its metadata, a .sha256 file, plus pruned.keras,
+    model_card.md and quantize_report.json. Exits 3 when an int8 model loses more
+    than 0.01 validation AUC against the Keras model.
+    """
+    from quantize.pipeline import quantize
+
+    config = QuantizeConfig(**options)
+    try:
+        report = quantize(config)
+    except (QuantizeError, DatasetError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    ratios = report["sizes"]
+    click.echo(f"Ship: {config.out / 'pruned_int8.tflite'}  ({report['pruned_quantization']['chosen']})")
+    click.echo(f"Model card: {config.out / MODEL_CARD_FILE}\nReport: {config.out / REPORT_FILE}")
+    click.echo(
+        f"int8 raw / float32 raw {ratios['int8_raw_vs_float32_raw']:.3f}; "
+        f"pruned int8 gzip / int8 gzip {ratios['pruned_int8_gzip_vs_int8_gzip']:.3f}"
+    )
+    parity = report["parity"]
+    if not parity["passed"]:
+        failed = ", ".join(
+            f"{name} val AUC {check['auc']:.4f} ({check['drop']:+.4f} below)"
+            for name, check in parity["checks"].items()
+            if not check["ok"]
+        )
+        message = (
+            f"Parity gate failed: {failed} the Keras model's {parity['reference_auc']:.4f} "
+            f"(at most {MAX_AUC_DROP} allowed)."
+        )
+        if config.allow_parity_loss:
+            click.echo(f"Warning: {message} Overridden by --allow-parity-loss.", err=True)
+        else:
+            click.echo(
+                f"Error: {message} Do not ship these files; try a lower --sparsity, more --epochs, "
+                "or --allow-parity-loss for experiments.",
+                err=True,
+            )
+            sys.exit(PARITY_EXIT_CODE)

@@ -1,0 +1,104 @@
+"""A human-readable model card, rendered from the metadata stored in the model.
+
+Rendering from the embedded metadata (not from a separate report) means the
+card shipped with an Android export or a device update can always be rebuilt
+from the model file itself and can never disagree with it.
+"""
+
+from __future__ import annotations
+
+LIMITATIONS = (
+    "Trained and evaluated on one hospital's images (Guangzhou, China); accuracy on other sites, detectors, "
+    "and populations is unknown until measured there.",
+    "Children aged 1 to 5, anterior-posterior view only. Not validated for adults, infants under 1, "
+    "lateral views, or follow-up films.",
+    "Two classes only: it does not separate bacterial from viral pneumonia and does not detect other "
+    "findings (effusion, pneumothorax, foreign bodies, lines and tubes).",
+    "The validation and internal test splits are carved from the same source as training (split by patient); "
+    "they measure generalisation to new children from the same hospital, not to new hospitals.",
+    "The operating threshold targets high sensitivity, so many healthy children are flagged for review "
+    "(see specificity); a negative result does not rule pneumonia out.",
+    "Images must go through the stated preprocessing (name and version below); any other resizing or "
+    "normalisation changes the outputs.",
+)
+
+
+def _ci(summary: dict, key: str) -> str:
+    low, high = summary[f"{key}_ci95"]
+    return f"{summary[key]:.3f} (95% CI {low:.3f}-{high:.3f})"
+
+
+def _metrics_rows(metrics: dict) -> list[str]:
+    rows = [
+        "| split | images (pneumonia) | AUC | sensitivity | specificity |",
+        "|---|---|---|---|---|",
+    ]
+    for split, summary in metrics.items():
+        rows.append(
+            f"| {split} | {summary['n']} ({summary['n_positive']}) | {_ci(summary, 'auc')} | "
+            f"{_ci(summary, 'sensitivity')} | {_ci(summary, 'specificity')} |"
+        )
+    return rows
+
+
+def render_model_card(metadata: dict, variants: dict | None = None) -> str:
+    """Markdown model card. `variants` optionally adds the report's comparison of
+    all converted forms ({name: {"val_auc", "raw_bytes", "gzip_bytes"}})."""
+    quantization = metadata["input"].get("quantization")
+    lines = [
+        f"# Model card: {metadata['name']} {metadata['model_version']} ({metadata['variant']})",
+        "",
+        f"Created {metadata['created']}. Source Keras model SHA-256 `{metadata['source_keras_sha256']}`.",
+        "",
+        "## Intended use",
+        "",
+        metadata["intended_use"],
+        "",
+        "## Input and output",
+        "",
+        f"- Input: {metadata['input']['size']}x{metadata['input']['size']}x{metadata['input']['channels']} "
+        f"{metadata['input']['dtype']}, made by preprocessing `{metadata['input']['preprocessing']}` "
+        f"version {metadata['input']['preprocessing_version']} (values in [-1, 1])"
+        + (
+            f", quantized with scale {quantization['scale']:.8g} and zero point {quantization['zero_point']}."
+            if quantization
+            else "."
+        ),
+        f"- Output: {metadata.get('output', 'P(' + metadata['positive_label'] + ')')}.",
+        f"- Labels: {', '.join(metadata['labels'])}.",
+        f"- Operating threshold: {metadata['threshold']:.4f} ({metadata['threshold_method']}).",
+        "",
+        "## Data",
+        "",
+        metadata["training_data"],
+        "",
+        "| split | NORMAL | PNEUMONIA | patients |",
+        "|---|---|---|---|",
+        *(
+            f"| {split} | {counts.get('NORMAL', '')} | {counts.get('PNEUMONIA', '')} | {counts.get('patients', '')} |"
+            for split, counts in metadata.get("data_splits", {}).items()
+        ),
+        "",
+        "## Metrics",
+        "",
+        f"Measured with this {metadata['variant']} model through LiteRT at the operating threshold; "
+        "95% confidence intervals by bootstrap over children's images (positives and negatives resampled "
+        "separately).",
+        "",
+        *_metrics_rows(metadata["metrics"]),
+        "",
+    ]
+    if variants:
+        lines += [
+            "## Converted forms compared",
+            "",
+            "| variant | validation AUC | raw bytes | gzip bytes |",
+            "|---|---|---|---|",
+            *(
+                f"| {name} | {v['val_auc']:.4f} | {v['raw_bytes']:,} | {v['gzip_bytes']:,} |"
+                for name, v in variants.items()
+            ),
+            "",
+        ]
+    lines += ["## Known limitations", "", *(f"- {item}" for item in LIMITATIONS), ""]
+    return "\n".join(lines)

@@ -1,0 +1,212 @@
+"""`edge-quantize` as a plain function: trained Keras model -> shippable .tflite files.
+
+Order of work: check the inputs (seconds), load the splits through the one
+preprocessing, convert the unpruned model three ways, prune and fine-tune,
+quantize the pruned model both by post-training quantization and by PQAT and
+keep whichever holds validation AUC better, then measure every variant
+through LiteRT, choose each one's own threshold, embed the metadata, and
+write files atomically with their SHA-256 sidecars. The parity verdict is
+returned in the report; the CLI turns a failure into a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from edge_app.runtime import TFLiteClassifier, sha256_hex
+from quantize import convert, evaluate, pruning, sizes, source
+from quantize.model_card import render_model_card
+from quantize.tflite_metadata import build_metadata, embed_metadata
+from train import dataset
+from train.artifacts import atomic_write_bytes, atomic_write_text, save_model_atomically
+
+VARIANTS = ("float32", "dynamic_range", "int8", "pruned_int8")
+GATED_VARIANTS = ("int8", "pruned_int8")
+MAX_AUC_DROP = 0.01
+PRUNED_KERAS_FILE = "pruned.keras"
+REPORT_FILE = "quantize_report.json"
+MODEL_CARD_FILE = "model_card.md"
+DEFAULT_SPARSITY = 0.75
+DEFAULT_TARGET_SENSITIVITY = 0.95
+
+
+@dataclass
+class QuantizeConfig:
+    model: Path
+    out: Path
+    data: Path | None = None
+    splits: Path | None = None
+    sparsity: float = DEFAULT_SPARSITY
+    epochs: int = 4
+    qat_epochs: int = 2
+    calibration_images: int = 300
+    allow_parity_loss: bool = False
+    target_sensitivity: float | None = None
+    model_version: str | None = None
+    seed: int = 42
+    batch_size: int = 64
+
+
+def tflite_name(variant: str) -> str:
+    return f"{variant}.tflite"
+
+
+def sha256_line(data: bytes, filename: str) -> str:
+    """One line in `sha256sum` format, so `sha256sum -c` verifies the file."""
+    return f"{sha256_hex(data)}  {filename}\n"
+
+
+def write_tflite(out: Path, variant: str, content: bytes) -> Path:
+    path = atomic_write_bytes(out / tflite_name(variant), content)
+    atomic_write_text(out / f"{path.name}.sha256", sha256_line(content, path.name))
+    return path
+
+
+def quantize(config: QuantizeConfig, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)):
+    """Run the whole conversion; returns the report that is also written to OUT."""
+    started = time.time()
+    src = source.load_source_model(config.model)
+    splits_path = config.splits or Path(config.model).parent / source.SPLITS_FILE
+    root, splits = source.read_splits(splits_path, config.data)
+    target = config.target_sensitivity or source.training_target_sensitivity(config.model, DEFAULT_TARGET_SENSITIVITY)
+    version = config.model_version or f"{datetime.now(UTC):%Y%m%d}-{src.sha256[:8]}"
+    log(f"model {src.path} (input {src.input_size} px, sha256 {src.sha256[:12]}), data {root}")
+
+    arrays = source.load_split_arrays(splits, src.input_size)
+    x_train, y_train = arrays["train"]
+    data = evaluate.EvaluationData(
+        x={name: arrays[name][0] for name in ("val", "test")},
+        y={name: arrays[name][1] for name in ("val", "test")},
+        target_sensitivity=target,
+        seed=config.seed,
+    )
+    calibration = convert.calibration_sample(x_train, config.calibration_images, config.seed)
+    keras_eval = data.keras(src.model)
+    log(f"Keras float model: validation AUC {keras_eval['val']['auc']:.4f}")
+
+    log("converting the unpruned model: float32, dynamic range, full int8")
+    contents = {
+        "float32": convert.to_float32(src.model),
+        "dynamic_range": convert.to_dynamic_range(src.model),
+        "int8": convert.to_int8(src.model, calibration),
+    }
+    pruning_report, quantization_report, contents["pruned_int8"] = _prune_and_quantize(
+        src.model, x_train, y_train, calibration, data, config, log
+    )
+
+    data_splits = {name: dataset.count_by_class(items) for name, items in splits.items()}
+    variants, metadata = {}, {}
+    for variant in VARIANTS:
+        metadata[variant] = build_metadata(
+            variant=variant,
+            model_version=version,
+            input_detail=TFLiteClassifier(contents[variant]).interpreter.get_input_details()[0],
+            target_sensitivity=target,
+            source_keras_sha256=src.sha256,
+            data_splits=data_splits,
+            extra={"pruning": {"target_sparsity": config.sparsity, "method": quantization_report["chosen"]}}
+            if variant == "pruned_int8"
+            else None,
+            **_measured(data.tflite(contents[variant])),
+        )
+        variants[variant] = _write_variant(config.out, variant, contents[variant], metadata[variant], data.x["val"])
+        log(
+            f"{variant:>13}: val AUC {variants[variant]['val']['auc']:.4f}, "
+            f"threshold {variants[variant]['threshold']:.4f}, "
+            f"{variants[variant]['raw_bytes']:,} bytes ({variants[variant]['gzip_bytes']:,} gzip)"
+        )
+
+    parity = evaluate.parity_check(
+        keras_eval["val"]["auc"], {v: variants[v]["val"]["auc"] for v in GATED_VARIANTS}, MAX_AUC_DROP
+    )
+    parity["overridden"] = bool(config.allow_parity_loss and not parity["passed"])
+    report = {
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "source": {
+            "model": str(src.path.resolve()),
+            "sha256": src.sha256,
+            "input_size": src.input_size,
+            "parameters": int(src.model.count_params()),
+        },
+        "model_version": version,
+        "target_sensitivity": target,
+        "data": {"root": str(root), "splits_file": str(splits_path), "splits": data_splits},
+        "keras": keras_eval,
+        "pruning": pruning_report,
+        "pruned_quantization": quantization_report,
+        "variants": variants,
+        "sizes": sizes.size_comparison(variants),
+        "parity": parity,
+        "seconds": round(time.time() - started, 1),
+    }
+    card_variants = {
+        name: {"val_auc": v["val"]["auc"], "raw_bytes": v["raw_bytes"], "gzip_bytes": v["gzip_bytes"]}
+        for name, v in variants.items()
+    }
+    atomic_write_text(config.out / MODEL_CARD_FILE, render_model_card(metadata["pruned_int8"], card_variants))
+    atomic_write_text(config.out / REPORT_FILE, json.dumps(report, indent=2))
+    return report
+
+
+def _measured(results: dict) -> dict:
+    """The metadata fields a measurement provides."""
+    return {"threshold": results["threshold"], "metrics": {"val": results["val"], "test": results["test"]}}
+
+
+def _prune_and_quantize(model, x_train, y_train, calibration, data: evaluate.EvaluationData, config, log):
+    """Prune and fine-tune, save pruned.keras, then quantize it by PTQ and by PQAT and
+    keep whichever holds validation AUC better (plain PTQ on a tie)."""
+    log(f"pruning to sparsity {config.sparsity} over {config.epochs} epochs of fine-tuning")
+    pruned = pruning.prune(model, x_train, y_train, config.sparsity, config.epochs, config.seed, config.batch_size, log)
+    save_model_atomically(pruned, config.out / PRUNED_KERAS_FILE)
+    sparsity = pruning.layer_sparsity(pruned)
+    pruned_keras_auc = data.keras(pruned, ("val",))["val"]["auc"]
+    log(f"pruned Keras model: {sparsity['pruned_layers']:.3f} of pruned weights zero, val AUC {pruned_keras_auc:.4f}")
+
+    candidates = {"ptq": convert.to_int8(pruned, calibration)}
+    if config.qat_epochs:
+        log(f"pruning-preserving QAT over {config.qat_epochs} epochs")
+        qat_model = pruning.pqat(pruned, x_train, y_train, config.qat_epochs, config.seed, config.batch_size, log)
+        candidates["pqat"] = convert.to_int8(qat_model, calibration)
+    auc = {name: data.tflite(content, ("val",))["val"]["auc"] for name, content in candidates.items()}
+    chosen = max(auc, key=lambda name: (auc[name], name == "ptq"))
+    log("pruned int8: " + ", ".join(f"{k} val AUC {v:.4f}" for k, v in auc.items()) + f"; keeping {chosen}")
+    pruning_report = {
+        "target_sparsity": config.sparsity,
+        "epochs": config.epochs,
+        "min_weights_to_prune": pruning.PRUNE_MIN_WEIGHTS,
+        "sparsity": sparsity,
+        "pruned_keras_val_auc": pruned_keras_auc,
+    }
+    quantization_report = {
+        "val_auc": auc,
+        "chosen": chosen,
+        "qat_epochs": config.qat_epochs,
+        "rule": "higher validation AUC through LiteRT; plain PTQ on a tie",
+    }
+    return pruning_report, quantization_report, candidates[chosen]
+
+
+def _write_variant(out: Path, variant: str, content: bytes, metadata: dict, probe: np.ndarray) -> dict:
+    """Embed the metadata, check it changed no output, write the file and its sidecar."""
+    final = embed_metadata(content, metadata)
+    before, after = evaluate.tflite_scores(content, probe[:8]), evaluate.tflite_scores(final, probe[:8])
+    if not np.array_equal(before, after):
+        raise RuntimeError(f"{variant}: outputs changed when the metadata was embedded ({before} vs {after}).")
+    write_tflite(out, variant, final)
+    return {
+        "file": tflite_name(variant),
+        "sha256": sha256_hex(final),
+        **sizes.size_entry(final),
+        "threshold": metadata["threshold"],
+        "input_quantization": metadata["input"]["quantization"],
+        **metadata["metrics"],
+    }
