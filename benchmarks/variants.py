@@ -24,6 +24,7 @@ QUANTIZED_FILES = {
     "pruned_int8": "pruned_int8.tflite",
 }
 VARIANT_NAMES = ("keras", *QUANTIZED_FILES, "default")
+QUANTIZE_REPORT = "quantize_report.json"
 FALLBACK_THRESHOLD = 0.5
 _TFLITE_IDENTIFIER = b"TFL3"
 
@@ -113,14 +114,28 @@ def _from_argument(argument: str, quantized: Path | None, keras: Path | None) ->
     return _by_name(argument, quantized, keras)
 
 
+def source_keras_model(quantized: Path | None) -> Path | None:
+    """The Keras model edge-quantize started from (its quantize_report.json names it), if it is still there."""
+    report = quantized / QUANTIZE_REPORT if quantized else None
+    if report is None or not report.is_file():
+        return None
+    try:
+        path = Path(json.loads(report.read_text())["source"]["model"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return None
+    return path if path.is_file() else None
+
+
 def resolve_variants(
     models: Sequence[str], quantized: Path | None, keras: Path | None, log=lambda message: None
 ) -> list[Variant]:
     """The variants to compare: those named in `models`, else everything available.
 
     Everything available means each file edge-quantize wrote into `quantized`,
-    the shipped default model, and the Keras model when TensorFlow is installed.
+    the shipped default model, and the Keras model (`keras`, else the one
+    quantize_report.json names) when TensorFlow is installed.
     """
+    keras = keras or source_keras_model(quantized)
     if models:
         variants = [_from_argument(m, quantized, keras) for m in models]
     else:

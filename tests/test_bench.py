@@ -19,7 +19,7 @@ from benchmarks.plots import make_plots
 from benchmarks.report import markdown, write_results
 from benchmarks.run import BenchConfig, run_benchmark
 from benchmarks.scan_speed import LARGE_REPEATS, edge_scan_command
-from benchmarks.variants import BenchmarkError
+from benchmarks.variants import BenchmarkError, resolve_variants
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +207,19 @@ def test_benchmark_imports_neither_tensorflow_nor_matplotlib_up_front():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_default_variants_are_what_edge_quantize_wrote_plus_its_source_keras(
+    tiny_int8_model, tiny_training_run, tmp_path
+):
+    shutil.copy(tiny_int8_model, tmp_path / "int8.tflite")
+    shutil.copy(tiny_int8_model, tmp_path / "dynamic_range.tflite")
+    assert [v.name for v in resolve_variants((), tmp_path, None)] == ["dynamic_range", "int8"]
+    source = {"source": {"model": str(tiny_training_run / "model.keras")}}
+    (tmp_path / "quantize_report.json").write_text(json.dumps(source))
+    variants = resolve_variants((), tmp_path, None)
+    assert [(v.name, v.kind) for v in variants] == [("keras", "keras"), ("dynamic_range", "tflite"), ("int8", "tflite")]
+    assert [v.name for v in resolve_variants(("int8", "keras"), tmp_path, tiny_training_run / "model.keras")] == [
+        "int8",
+        "keras",
+    ]
