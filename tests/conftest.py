@@ -30,26 +30,29 @@ def tiny_training_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_int8_model(tiny_training_run, tmp_path_factory) -> Path:
-    """A fully int8 .tflite of the tiny model, for tests of code that runs models."""
-    import numpy as np
+def tiny_quantize_run(tiny_training_run, tmp_path_factory) -> Path:
+    """An `edge-quantize` output folder for the tiny model: float32, dynamic_range, int8 and
+    pruned_int8 .tflite files with metadata and .sha256 sidecars, pruned.keras,
+    model_card.md and quantize_report.json. One epoch each of pruning and PQAT."""
+    from quantize.pipeline import QuantizeConfig, quantize
 
-    from edge_app.preprocess import preprocess
-    from train.keras_env import keras, tf
+    out = tmp_path_factory.mktemp("tiny_quantize")
+    quantize(
+        QuantizeConfig(
+            model=tiny_training_run / "model.keras",
+            out=out,
+            data=FIXTURE_DATA,
+            epochs=1,
+            qat_epochs=1,
+            calibration_images=16,
+            batch_size=8,
+        ),
+        log=lambda message: None,
+    )
+    return out
 
-    model = keras.models.load_model(tiny_training_run / "model.keras")
-    images = sorted(FIXTURE_DATA.rglob("*.jpeg"))
 
-    def representative():
-        for path in images:
-            yield [preprocess(path, TINY_IMAGE_SIZE)[np.newaxis]]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    path = tmp_path_factory.mktemp("tiny_tflite") / "tiny_int8.tflite"
-    path.write_bytes(converter.convert())
-    return path
+@pytest.fixture(scope="session")
+def tiny_int8_model(tiny_quantize_run) -> Path:
+    """The fully int8 .tflite that edge-quantize ships (pruned_int8), with its PneumoScan metadata."""
+    return tiny_quantize_run / "pruned_int8.tflite"
