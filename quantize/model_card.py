@@ -18,7 +18,7 @@ LIMITATIONS = (
     "they measure generalisation to new children from the same hospital, not to new hospitals.",
     "The operating threshold targets high sensitivity, so many healthy children are flagged for review "
     "(see specificity); a negative result does not rule pneumonia out.",
-    "Images must go through the stated preprocessing (name and version below); any other resizing or "
+    "Images must go through the stated preprocessing (name and version above); any other resizing or "
     "normalisation changes the outputs.",
 )
 
