@@ -34,7 +34,10 @@ MAX_AUC_DROP = 0.01
 PRUNED_KERAS_FILE = "pruned.keras"
 REPORT_FILE = "quantize_report.json"
 MODEL_CARD_FILE = "model_card.md"
-DEFAULT_SPARSITY = 0.75
+DEFAULT_SPARSITY = 0.85
+"""Measured on the weights of runs/r1 (magnitude pruning, int8): the pruned model's gzip is 0.55, 0.50 and
+0.45 of the unpruned one's at sparsity 0.75, 0.8 and 0.85; the per-channel quantization parameters (a
+quarter of the file) barely compress, so it takes 0.85 to stay clearly under one half."""
 DEFAULT_TARGET_SENSITIVITY = 0.95
 
 
