@@ -210,8 +210,9 @@ def test_benchmark_imports_neither_tensorflow_nor_matplotlib_up_front():
 
 
 def test_default_variants_are_what_edge_quantize_wrote_plus_its_source_keras(
-    tiny_int8_model, tiny_training_run, tmp_path
+    tiny_int8_model, tiny_training_run, tmp_path, monkeypatch
 ):
+    monkeypatch.setattr("benchmarks.variants.DEFAULT_MODEL", tmp_path / "no-shipped-model.tflite")
     shutil.copy(tiny_int8_model, tmp_path / "int8.tflite")
     shutil.copy(tiny_int8_model, tmp_path / "dynamic_range.tflite")
     assert [v.name for v in resolve_variants((), tmp_path, None)] == ["dynamic_range", "int8"]
