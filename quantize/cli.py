@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from quantize.pipeline import DEFAULT_SPARSITY, MAX_AUC_DROP, MODEL_CARD_FILE, REPORT_FILE, QuantizeConfig
+from quantize.pipeline import (
+    DEFAULT_EPOCHS,
+    DEFAULT_SPARSITY,
+    MAX_AUC_DROP,
+    MODEL_CARD_FILE,
+    REPORT_FILE,
+    QuantizeConfig,
+)
 from quantize.source import QuantizeError
 from train.dataset import DatasetError
 
@@ -42,7 +49,11 @@ PARITY_EXIT_CODE = 3
     help="Share of weights zeroed in the large convolutions.",
 )
 @click.option(
-    "--epochs", default=4, show_default=True, type=click.IntRange(1), help="Fine-tuning epochs while pruning."
+    "--epochs",
+    default=DEFAULT_EPOCHS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Fine-tuning epochs while pruning.",
 )
 @click.option(
     "--qat-epochs",
