@@ -53,7 +53,8 @@ def format_description(description: dict) -> str:
         f"Version:      {description['model_version']}",
         f"Input:        {description['input_shape']} {description['input_dtype']}",
         f"Threshold:    {description['threshold']:.3f} ({description['threshold_source']}); "
-        f"uncertain within +/-{description['uncertain_margin']:.2f}",
+        f"score 50 at the threshold, uncertain from {50 - description['uncertain_margin']} "
+        f"to {50 + description['uncertain_margin']}",
         f"Labels:       {', '.join(description['labels'])}",
         f"Runtime:      {description['runtime']} {description['runtime_version']}",
         f"History:      {description['history_db']}",

@@ -142,15 +142,13 @@ class ScanTableWriter:
 
     def finish(self) -> None:
         ok, refer, bad = self.counts["ok"], self.counts["refer"], self.counts["not_scanned"]
-        low = max(0.0, self.threshold - UNCERTAIN_MARGIN) * 100
-        high = min(1.0, self.threshold + UNCERTAIN_MARGIN) * 100
         self._line()
         self._line(f"Scanned {ok} image(s): {refer} to refer, {ok - refer} NORMAL.")
         if bad:
             self._line(f"{bad} image(s) NOT scanned: see the reason under each one, then fix or retake them.")
         self._line(
-            f"Score: pneumonia probability x 100. {self.threshold * 100:.0f} or more means PNEUMONIA suspected; "
-            f"scores between {low:.0f} and {high:.0f} are uncertain and should be referred."
+            f"Score 50 or more means PNEUMONIA suspected (probability {self.threshold:.3f} or more); "
+            f"scores between {50 - UNCERTAIN_MARGIN} and {50 + UNCERTAIN_MARGIN} are uncertain and should be referred."
         )
 
 

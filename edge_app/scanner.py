@@ -8,6 +8,7 @@ and the next image is scanned.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,10 +28,13 @@ UNREADABLE_FILE = "unreadable_file"
 INFERENCE_FAILED = "inference_failed"
 """The model failed on a decoded image: status error, a fault of the device, not the image."""
 
-UNCERTAIN_MARGIN = 0.10
-"""Results within 10 points (on the 0-100 score) of the threshold are flagged
-uncertain and sent for referral, whichever side they fall on: missing
-pneumonia in a child costs more than an extra referral."""
+UNCERTAIN_MARGIN = 20
+"""Scores within 20 points of 50 (the threshold) are flagged uncertain and sent
+for referral, whichever side they fall on: missing pneumonia in a child costs
+more than an extra referral. On the odds scale this is a factor of 7/3 either
+side of the threshold's odds, the same band for every model."""
+
+_LOGIT_EPSILON = 1e-6
 
 SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".dcm"})
 """File types picked up from folders. Only JPEG and PNG can be scanned; the
@@ -115,10 +119,24 @@ def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
     return unique
 
 
+def threshold_score(probability: float, threshold: float) -> float:
+    """The 0-100 score: 50 at the operating threshold, whatever the threshold is.
+
+    A recall-first threshold is often low (say 0.08), so probability x 100 would
+    call a "score 15" suspected pneumonia, which no one reads right. Instead the
+    score is the probability's odds measured against the threshold's odds,
+    100 * sigmoid(logit(p) - logit(t)), so 50 means the same for every model.
+    """
+    p = min(max(probability, _LOGIT_EPSILON), 1.0 - _LOGIT_EPSILON)
+    t = min(max(threshold, _LOGIT_EPSILON), 1.0 - _LOGIT_EPSILON)
+    z = math.log(p / (1.0 - p)) - math.log(t / (1.0 - t))
+    return 100.0 / (1.0 + math.exp(-z))
+
+
 def classify(probability: float, threshold: float, labels: tuple[str, ...]) -> tuple[str, bool, bool]:
     """(label, uncertain, refer) for a probability at a threshold; at or above the threshold is positive."""
     positive = probability >= threshold
-    uncertain = abs(probability - threshold) < UNCERTAIN_MARGIN
+    uncertain = abs(threshold_score(probability, threshold) - 50.0) < UNCERTAIN_MARGIN
     return labels[1] if positive else labels[0], uncertain, positive or uncertain
 
 
@@ -134,7 +152,7 @@ def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()
         check_quality(image)
         probability = model.classifier.predict(to_model_input(image, model.input_size))
         label, uncertain, refer = classify(probability, model.threshold, model.labels)
-        score = round(probability * 100)
+        score = round(threshold_score(probability, model.threshold))
         status = OK
     except ImageRejected as exc:
         status, reason, message = REJECTED, exc.reason, str(exc)

@@ -70,7 +70,12 @@ def run_selftest(model: ScanModel, folder: Path | None = None) -> SelftestReport
             detail = f"{result.status}: {result.message}"
         else:
             detail = f"{result.label}, score {result.score} (expected {label}), {result.elapsed_ms:.1f} ms"
-        passed = result.status == OK and result.label == label and math.isfinite(result.probability or math.nan)
+        passed = (
+            result.status == OK
+            and result.label == label
+            and result.probability is not None
+            and math.isfinite(result.probability)
+        )
         report.checks.append(Check(f"sample {path.name}", passed, detail))
     if report.results and report.results[0].status == OK:
         again = scan_file(Path(report.results[0].path), model)

@@ -25,6 +25,7 @@ from edge_app.scanner import (
     collect_images,
     scan_file,
     scan_files,
+    threshold_score,
 )
 from tests.conftest import FIXTURE_DATA
 
@@ -197,16 +198,23 @@ def test_collect_images_walks_folders_and_keeps_named_files(tmp_path):
 @pytest.mark.parametrize(
     ("probability", "label", "uncertain", "refer"),
     [
-        (0.05, "NORMAL", False, False),
-        (0.19, "NORMAL", False, False),
-        (0.25, "NORMAL", True, True),  # an uncertain NORMAL is referred (recall first)
-        (0.30, "PNEUMONIA", True, True),  # at the threshold counts as positive
-        (0.39, "PNEUMONIA", True, True),
-        (0.41, "PNEUMONIA", False, True),
+        (0.0, "NORMAL", False, False),
+        (0.12, "NORMAL", False, False),  # score 24
+        (0.20, "NORMAL", True, True),  # score 37: an uncertain NORMAL is referred (recall first)
+        (0.30, "PNEUMONIA", True, True),  # at the threshold counts as positive (score 50)
+        (0.45, "PNEUMONIA", True, True),  # score 66
+        (0.60, "PNEUMONIA", False, True),  # score 78
     ],
 )
 def test_classify_refers_every_positive_and_every_uncertain_result(probability, label, uncertain, refer):
     assert classify(probability, 0.30, contract.LABELS) == (label, uncertain, refer)
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.3, 0.5, 0.9])
+def test_the_score_is_50_at_any_threshold_and_rises_with_the_probability(threshold):
+    assert threshold_score(threshold, threshold) == pytest.approx(50.0)
+    scores = [threshold_score(p, threshold) for p in (0.0, 0.01, 0.2, 0.5, 0.8, 0.99, 1.0)]
+    assert scores == sorted(scores) and 0.0 <= scores[0] and scores[-1] <= 100.0
 
 
 # --- scanning ---
@@ -216,7 +224,7 @@ def test_a_good_image_gets_exactly_the_models_prediction_on_the_shared_preproces
     result = scan_file(GOOD_IMAGES[0], model, ScanContext("P-7", "Amina"))
     expected = model.classifier.predict(preprocess(GOOD_IMAGES[0], model.input_size))
     assert result.status == OK and result.reason is None
-    assert result.probability == expected and result.score == round(expected * 100)
+    assert result.probability == expected and result.score == round(threshold_score(expected, 0.5))
     assert result.label in contract.LABELS and result.threshold == 0.5
     assert result.sha256 == hashlib.sha256(GOOD_IMAGES[0].read_bytes()).hexdigest()
     assert (result.model_sha256, result.patient_id, result.operator) == (model.sha256, "P-7", "Amina")
