@@ -20,7 +20,47 @@ LIMITATIONS = (
     "(see specificity); a negative result does not rule pneumonia out.",
     "Images must go through the stated preprocessing (name and version above); any other resizing or "
     "normalisation changes the outputs.",
+    "The threshold was chosen on this data set. WHO guidance on computer-aided detection in screening calls "
+    "for calibrating the threshold locally: a site should measure sensitivity and specificity on its own "
+    "labelled images and set its threshold (edge-scan --threshold) from them.",
 )
+
+TRAIN_OPTIONS = (
+    "data", "out", "epochs", "image_size", "seed", "batch_size", "learning_rate",
+    "target_sensitivity", "patience", "width",
+)  # fmt: skip
+QUANTIZE_OPTIONS = (
+    "model", "data", "sparsity", "epochs", "qat_epochs", "calibration_images", "target_sensitivity", "seed",
+)  # fmt: skip
+
+
+def _command(name: str, options: dict | None, keys: tuple[str, ...]) -> str:
+    """A command line that reruns a step with the options it was run with."""
+    words = [name]
+    for key in keys:
+        if (options or {}).get(key) is not None:
+            words.append(f"--{key.replace('_', '-')} {options[key]}")
+    return " \\\n    ".join(words)
+
+
+def _provenance_lines(provenance: dict | None) -> list[str]:
+    if not provenance:
+        return []
+    train, quantize = provenance["edge_train"], provenance["edge_quantize"]
+    libraries = quantize["libraries"] or {}
+    return [
+        "## How it was made",
+        "",
+        "```bash",
+        _command("edge-train", train["options"], TRAIN_OPTIONS),
+        _command("edge-quantize", quantize["options"], QUANTIZE_OPTIONS),
+        "```",
+        "",
+        f"Seeds: training {(train['options'] or {}).get('seed')}, quantization {quantize['options']['seed']}. "
+        f"Training took {(train['train_seconds'] or 0) / 60:.1f} min.",
+        "Libraries: " + ", ".join(f"{name} {version}" for name, version in libraries.items()) + ".",
+        "",
+    ]
 
 
 def _ci(summary: dict, key: str) -> str:
@@ -100,5 +140,6 @@ def render_model_card(metadata: dict, variants: dict | None = None) -> str:
             ),
             "",
         ]
+    lines += _provenance_lines(metadata.get("provenance"))
     lines += ["## Known limitations", "", *(f"- {item}" for item in LIMITATIONS), ""]
     return "\n".join(lines)

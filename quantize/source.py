@@ -143,11 +143,11 @@ def load_split_arrays(
     return arrays
 
 
-def training_target_sensitivity(model_path: Path, default: float) -> float:
-    """The target sensitivity edge-train used (from its report.json), so the int8
-    threshold is chosen the same way as the float one."""
+def training_report(model_path: Path) -> dict:
+    """edge-train's report.json next to the model ({} when absent): its target
+    sensitivity and recipe travel into the quantized model's metadata and card."""
     report = Path(model_path).parent / TRAIN_REPORT_FILE
     try:
-        return float(json.loads(report.read_text(encoding="utf-8"))["operating_threshold"]["target_sensitivity"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return default
+        return json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
