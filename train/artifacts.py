@@ -20,6 +20,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are shared files (models, reports)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
