@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -21,24 +20,23 @@ from benchmarks.run import BenchConfig, run_benchmark
 from benchmarks.scan_speed import LARGE_REPEATS, edge_scan_command
 from benchmarks.variants import BenchmarkError, resolve_variants
 
+ALL_VARIANTS = ["keras", "float32", "dynamic_range", "int8", "pruned_int8"]
+
+
+@pytest.fixture(autouse=True)
+def no_shipped_model(tmp_path_factory, monkeypatch):
+    """Results must not depend on whether this checkout ships a default model."""
+    monkeypatch.setattr("benchmarks.variants.DEFAULT_MODEL", tmp_path_factory.getbasetemp() / "no-shipped.tflite")
+
 
 @pytest.fixture(scope="module")
-def quantized_folder(tiny_int8_model, tmp_path_factory):
-    """A folder laid out like edge-quantize's output, holding the tiny int8 model."""
-    folder = tmp_path_factory.mktemp("quantized")
-    shutil.copy(tiny_int8_model, folder / "int8.tflite")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def tiny_results(quantized_folder, tiny_training_run, fixture_data, tmp_path_factory):
-    """One full benchmark of Keras and int8 on the fixture images, every section included."""
+def tiny_results(tiny_quantize_run, fixture_data, tmp_path_factory):
+    """One full default benchmark of everything edge-quantize wrote (and its Keras source) on the fixture images."""
     config = BenchConfig(
         data=fixture_data,
         split="train",
         out=tmp_path_factory.mktemp("bench"),
-        quantized=quantized_folder,
-        keras=tiny_training_run / "model.keras",
+        quantized=tiny_quantize_run,
         threads=(1, 2),
         warmup=2,
         inference_runs=20,
@@ -47,12 +45,19 @@ def tiny_results(quantized_folder, tiny_training_run, fixture_data, tmp_path_fac
         batch_sizes=(1, 4),
         device_label="test machine",
     )
-    return config, run_benchmark(config, log=lambda message: None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("benchmarks.variants.DEFAULT_MODEL", tmp_path_factory.getbasetemp() / "no-shipped.tflite")
+        results = run_benchmark(config, log=lambda message: None)
+    return config, results
+
+
+def variant(results: dict, name: str) -> dict:
+    return next(v for v in results["variants"] if v["name"] == name)
 
 
 def test_every_variant_is_scored_on_the_same_images(tiny_results):
     _, results = tiny_results
-    assert [v["name"] for v in results["variants"]] == ["keras", "int8"]
+    assert [v["name"] for v in results["variants"]] == ALL_VARIANTS
     for v in results["variants"]:
         a = v["accuracy"]
         assert a["n"] == 36 and a["n_positive"] == 18
@@ -61,13 +66,14 @@ def test_every_variant_is_scored_on_the_same_images(tiny_results):
         assert len(a["roc"]["fpr"]) == len(a["roc"]["tpr"]) >= 2
         assert v["gzip_bytes"] < v["size_bytes"]
     assert results["variants"][0]["threshold_source"].endswith("report.json")
-    assert results["variants"][1]["agreement_with_reference"]["same_call_fraction"] >= 0.0
-    assert set(results["comparisons"]["auc_minus_reference"]) == {"int8"}
+    assert all(v["threshold_source"] == "model metadata" for v in results["variants"][1:])
+    assert 0.0 <= variant(results, "int8")["agreement_with_reference"]["same_call_fraction"] <= 1.0
+    assert set(results["comparisons"]["auc_minus_reference"]) == set(ALL_VARIANTS[1:])
 
 
 def test_latency_is_reported_alone_and_end_to_end_by_stage(tiny_results):
     _, results = tiny_results
-    int8 = results["variants"][1]
+    int8 = variant(results, "int8")
     assert [row["threads"] for row in int8["speed"]] == [1, 2]
     assert [row["threads"] for row in results["variants"][0]["speed"]] == ["tensorflow default"]
     for row in int8["speed"]:
@@ -87,7 +93,7 @@ def test_cold_start_memory_and_machine_are_recorded(tiny_results):
         breakdown = cold["breakdown_of_median_run"]
         assert cold["median_s"] > breakdown["import_s"] + breakdown["load_s"] > 0
         assert cold["peak_rss_mb"] > 20
-    keras, int8 = results["variants"]
+    keras, int8 = variant(results, "keras"), variant(results, "int8")
     assert keras["cold_start"]["peak_rss_mb"] > int8["cold_start"]["peak_rss_mb"]  # TensorFlow is not free
     assert keras["cold_start"]["breakdown_of_median_run"]["tensorflow_loaded"]
     assert not int8["cold_start"]["breakdown_of_median_run"]["tensorflow_loaded"]
@@ -134,7 +140,7 @@ def test_report_files_hold_every_number(tiny_results):
     assert text == markdown(results)
     for heading in ("## Summary", "## Latency", "## Cold start", "## Scaling", "## edge-scan speed targets"):
         assert heading in text
-    assert "| `int8` |" in text and "| `keras` |" in text
+    assert all(f"| `{name}` |" in text for name in ALL_VARIANTS)
     assert message is None and len(plots) == 3
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
 
@@ -146,10 +152,10 @@ def test_cli_prints_markdown_and_writes_results(tiny_int8_model, fixture_data, t
          "--cold-start-runs", "0", "--inference-runs", "7", "--no-scaling", "--no-edge-scan", "--out", str(tmp_path)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "| `tiny_int8` |" in result.stdout
+    assert "| `pruned_int8` |" in result.stdout
     variant = json.loads((tmp_path / "results.json").read_text())["variants"][0]
     assert variant["cold_start"] is None
-    assert (variant["threshold"], variant["threshold_source"]) == (0.5, "none in model; 0.5 used")
+    assert variant["threshold_source"] == "model metadata" and 0.0 < variant["threshold"] < 1.0
     assert variant["speed"][0]["inference"]["n"] == 7
 
 
@@ -209,18 +215,8 @@ def test_benchmark_imports_neither_tensorflow_nor_matplotlib_up_front():
     assert result.stdout.strip() == "[]"
 
 
-def test_default_variants_are_what_edge_quantize_wrote_plus_its_source_keras(
-    tiny_int8_model, tiny_training_run, tmp_path, monkeypatch
-):
-    monkeypatch.setattr("benchmarks.variants.DEFAULT_MODEL", tmp_path / "no-shipped-model.tflite")
-    shutil.copy(tiny_int8_model, tmp_path / "int8.tflite")
-    shutil.copy(tiny_int8_model, tmp_path / "dynamic_range.tflite")
-    assert [v.name for v in resolve_variants((), tmp_path, None)] == ["dynamic_range", "int8"]
-    source = {"source": {"model": str(tiny_training_run / "model.keras")}}
-    (tmp_path / "quantize_report.json").write_text(json.dumps(source))
-    variants = resolve_variants((), tmp_path, None)
-    assert [(v.name, v.kind) for v in variants] == [("keras", "keras"), ("dynamic_range", "tflite"), ("int8", "tflite")]
-    assert [v.name for v in resolve_variants(("int8", "keras"), tmp_path, tiny_training_run / "model.keras")] == [
-        "int8",
-        "keras",
-    ]
+def test_default_variants_are_what_edge_quantize_wrote_plus_its_source_keras(tiny_quantize_run, tiny_training_run):
+    variants = resolve_variants((), tiny_quantize_run, None)
+    assert [(v.name, v.kind) for v in variants] == [("keras", "keras")] + [(n, "tflite") for n in ALL_VARIANTS[1:]]
+    picked = resolve_variants(("int8", "keras"), tiny_quantize_run, tiny_training_run / "model.keras")
+    assert [v.name for v in picked] == ["int8", "keras"]
