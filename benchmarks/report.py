@@ -163,6 +163,18 @@ def _scaling_tables(scaling: dict) -> list[str]:
     ]
 
 
+def _robustness_section(shifts: dict) -> list[str]:
+    return [
+        f"Model `{shifts['model']}` at its own threshold on the labelled images, each shift applied to the decoded "
+        "image before the one preprocessing. Simulations of other detectors and exposures, not a second site.",
+        "",
+        *_table(
+            ["shift", "AUC [95% CI]", "sensitivity", "specificity"],
+            [[s["shift"], _ci(s, "auc"), _ci(s, "sensitivity"), _ci(s, "specificity")] for s in shifts["shifts"]],
+        ),
+    ]
+
+
 def _edge_scan_section(scan: dict) -> list[str]:
     if not scan.get("available"):
         return [f"Not measured: {scan.get('reason')}"]
@@ -255,6 +267,8 @@ def markdown(results: dict) -> str:
     ]
     if results.get("scaling"):
         lines += ["", "## Scaling with resolution and batch size", "", *_scaling_tables(results["scaling"])]
+    if results.get("robustness"):
+        lines += ["", "## Robustness to acquisition shifts", "", *_robustness_section(results["robustness"])]
     if results.get("edge_scan"):
         lines += ["", "## edge-scan speed targets", "", *_edge_scan_section(results["edge_scan"])]
     return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks import accuracy, images, latency, scaling, scan_speed
+from benchmarks import accuracy, images, latency, robustness, scaling, scan_speed
 from benchmarks.machine import describe_machine
 from benchmarks.predictors import load_predictor, predict_all
 from benchmarks.probe import measure
@@ -49,6 +49,7 @@ class BenchConfig:
     cold_start_runs: int = 3
     scaling: bool = True
     edge_scan: bool = True
+    robustness: bool = True
     plots: bool = True
     seed: int = 0
     scaling_widths: tuple[int, ...] = DEFAULT_WIDTHS
@@ -213,6 +214,16 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
                 ),
                 "batch": scaling.batch_scaling(device_model.path, timing, config.batch_sizes, log=log),
             }
+    shifts = None
+    if config.robustness and device_model:
+        log(f"robustness of {device_model.name} to acquisition shifts")
+        _, _, kept, _ = inputs_by_size[results[device_model.name]["input_size"]]
+        shifts = {
+            "model": device_model.name,
+            "shifts": robustness.acquisition_shifts(
+                device_model.path, kept, device_model.threshold, config.seed, log=log
+            ),
+        }
     scan = None
     if config.edge_scan and device_model:
         log(f"edge-scan targets with {device_model.name}")
@@ -240,6 +251,7 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
         "variants": ordered,
         "comparisons": comparisons(ordered),
         "scaling": scaling_results,
+        "robustness": shifts,
         "edge_scan": scan,
         "wall_seconds": time.perf_counter() - started,
     }
