@@ -51,9 +51,23 @@ def set_metadata_entry(model_content: bytes, name: str, data: bytes) -> bytes:
         entry.name = name
         entry.buffer = len(model.buffers) - 1
         model.metadata.append(entry)
+    return _pack(model, len(model_content) + len(data))
+
+
+def remove_metadata_entry(model_content: bytes, name: str) -> bytes:
+    """The model without metadata entry `name` (its buffer is emptied, so indices stay valid)."""
+    tfl = schema()
+    model = tfl.ModelT.InitFromPackedBuf(bytearray(model_content), 0)
+    for entry in [e for e in model.metadata or [] if e.name.decode("utf-8") == name]:
+        model.buffers[entry.buffer] = tfl.BufferT()
+        model.metadata.remove(entry)
+    return _pack(model, len(model_content))
+
+
+def _pack(model, size_hint: int) -> bytes:
     import flatbuffers
 
-    builder = flatbuffers.Builder(len(model_content) + len(data) + 1024)
+    builder = flatbuffers.Builder(size_hint + 1024)
     builder.Finish(model.Pack(builder), TFLITE_FILE_IDENTIFIER)
     return bytes(builder.Output())
 

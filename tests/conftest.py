@@ -56,3 +56,15 @@ def tiny_quantize_run(tiny_training_run, tmp_path_factory) -> Path:
 def tiny_int8_model(tiny_quantize_run) -> Path:
     """The fully int8 .tflite that edge-quantize ships (pruned_int8), with its PneumoScan metadata."""
     return tiny_quantize_run / "pruned_int8.tflite"
+
+
+@pytest.fixture(scope="session")
+def bare_int8_model(tiny_int8_model, tmp_path_factory) -> Path:
+    """The tiny int8 model without PneumoScan metadata and without a .sha256 sidecar,
+    as a model converted by hand would arrive."""
+    from edge_app.contract import METADATA_NAME
+    from quantize.tflite_metadata import remove_metadata_entry
+
+    path = tmp_path_factory.mktemp("bare_model") / "bare_int8.tflite"
+    path.write_bytes(remove_metadata_entry(tiny_int8_model.read_bytes(), METADATA_NAME))
+    return path

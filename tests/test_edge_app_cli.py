@@ -145,6 +145,13 @@ def test_info(home):
         info["model_sha256"]
         == json_lines(run("scan", str(GOOD_IMAGES[0]), "--format", "json").stdout)[0]["model_sha256"]
     )
+    assert info["metadata"]["variant"] == "pruned_int8" and info["threshold"] == info["metadata"]["threshold"]
+    assert "Intended use" in run("info").stdout
+
+
+def test_info_for_a_model_without_metadata(home, bare_int8_model, tmp_path, monkeypatch):
+    monkeypatch.setenv(model_store.MODEL_ENV, str(with_checksum(bare_int8_model, tmp_path / "bare")))
+    info = json.loads(run("info", "--format", "json").stdout)
     assert info["metadata"] is None and info["threshold"] == 0.5
     assert "none in this model" in run("info").stdout
 
@@ -170,8 +177,8 @@ def test_selftest_passes_only_when_every_sample_gets_its_label(home, tmp_path, m
     assert failed.exit_code == 1 and "FAILED" in failed.stdout
 
 
-def test_selftest_fails_for_an_unverifiable_model(home, tiny_int8_model):
-    checked = run("selftest", "--model", str(tiny_int8_model))
+def test_selftest_fails_for_an_unverifiable_model(home, bare_int8_model):
+    checked = run("selftest", "--model", str(bare_int8_model))
     assert checked.exit_code == 1 and "[FAIL] model integrity" in checked.stdout
 
 

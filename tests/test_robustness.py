@@ -5,8 +5,8 @@ import pytest
 
 from benchmarks.robustness import SHIFTS, acquisition_shifts, shifted_input
 from edge_app.preprocess import preprocess
-from train.dataset import list_split
 from tests.conftest import FIXTURE_DATA
+from train.dataset import list_split
 
 
 @pytest.mark.parametrize("name", sorted(SHIFTS))

@@ -86,11 +86,17 @@ def model(verified_model):
 # --- model loading and integrity ---
 
 
-def test_a_verified_model_loads_with_fallbacks_when_it_has_no_metadata(model, verified_model):
+def test_a_verified_model_carries_its_metadata_threshold(model, verified_model):
     assert model.checksum_file == model_store.sidecar_path(verified_model)
     assert model.sha256 == hashlib.sha256(verified_model.read_bytes()).hexdigest()
-    assert (model.threshold, model.labels, model.version) == (0.5, contract.LABELS, "unversioned")
+    assert model.threshold == model.metadata["threshold"] and model.version == model.metadata["model_version"]
     assert model.input_size == 32
+
+
+def test_a_verified_model_loads_with_fallbacks_when_it_has_no_metadata(bare_int8_model, tmp_path):
+    bare = load_model(with_checksum(bare_int8_model, tmp_path))
+    assert bare.metadata is None
+    assert (bare.threshold, bare.labels, bare.version) == (0.5, contract.LABELS, "unversioned")
 
 
 def test_a_tampered_model_is_refused(verified_model, tmp_path):
@@ -109,8 +115,8 @@ def test_a_half_copied_model_is_refused(verified_model, tmp_path):
         load_model(half)
 
 
-def test_a_model_given_without_checksum_loads_unverified(tiny_int8_model):
-    assert load_model(tiny_int8_model).checksum_file is None
+def test_a_model_given_without_checksum_loads_unverified(bare_int8_model):
+    assert load_model(bare_int8_model).checksum_file is None
 
 
 def test_the_default_model_must_exist_and_carry_its_checksum(verified_model, tmp_path, monkeypatch):
@@ -224,8 +230,8 @@ def test_a_good_image_gets_exactly_the_models_prediction_on_the_shared_preproces
     result = scan_file(GOOD_IMAGES[0], model, ScanContext("P-7", "Amina"))
     expected = model.classifier.predict(preprocess(GOOD_IMAGES[0], model.input_size))
     assert result.status == OK and result.reason is None
-    assert result.probability == expected and result.score == round(threshold_score(expected, 0.5))
-    assert result.label in contract.LABELS and result.threshold == 0.5
+    assert result.probability == expected and result.score == round(threshold_score(expected, model.threshold))
+    assert result.label in contract.LABELS and result.threshold == model.threshold
     assert result.sha256 == hashlib.sha256(GOOD_IMAGES[0].read_bytes()).hexdigest()
     assert (result.model_sha256, result.patient_id, result.operator) == (model.sha256, "P-7", "Amina")
     assert result.runtime.startswith("ai-edge-litert")
