@@ -45,8 +45,8 @@ def _invoke_batch(classifier: TFLiteClassifier, inputs: Sequence[np.ndarray]) ->
     if list(detail["shape"]) != shape:
         interpreter.resize_tensor_input(detail["index"], shape)
         interpreter.allocate_tensors()
-    # _to_input_tensor is the runtime's own quantization, reused rather than copied
-    interpreter.set_tensor(detail["index"], np.concatenate([classifier._to_input_tensor(x) for x in inputs]))
+    # input_tensor is the runtime's own quantization, reused rather than copied
+    interpreter.set_tensor(detail["index"], np.concatenate([classifier.input_tensor(x) for x in inputs]))
     interpreter.invoke()
 
 

@@ -89,7 +89,9 @@ class TFLiteClassifier:
     def input_dtype(self) -> str:
         return np.dtype(self._input["dtype"]).name
 
-    def _to_input_tensor(self, x: np.ndarray) -> np.ndarray:
+    def input_tensor(self, x: np.ndarray) -> np.ndarray:
+        """The model's input tensor for one preprocessed image, quantized with the model's own scale and zero
+        point; public so batch benchmarks and exports reuse this quantization rather than copy it."""
         dtype = np.dtype(self._input["dtype"])
         x = np.asarray(x, dtype=np.float32).reshape(self.input_shape)
         if dtype == np.float32:
@@ -100,7 +102,7 @@ class TFLiteClassifier:
 
     def predict(self, x: np.ndarray) -> float:
         """P(PNEUMONIA) for one preprocessed image of shape (size, size, 1)."""
-        self.interpreter.set_tensor(self._input["index"], self._to_input_tensor(x))
+        self.interpreter.set_tensor(self._input["index"], self.input_tensor(x))
         self.interpreter.invoke()
         raw = self.interpreter.get_tensor(self._output["index"]).reshape(-1)[0]
         scale, zero_point = self._output["quantization"]

@@ -98,7 +98,7 @@ def compute_test_vector(model_content: bytes, image: bytes) -> dict:
     """What the Python pipeline gives for `image`: the exact int8 input and output."""
     classifier = TFLiteClassifier(model_content)
     x = preprocess(image, classifier.input_size)
-    tensor = classifier._to_input_tensor(x)
+    tensor = classifier.input_tensor(x)
     probability = classifier.predict(x)
     output = classifier.interpreter.get_tensor(classifier.interpreter.get_output_details()[0]["index"])
     with Image.open(io.BytesIO(image)) as decoded:

@@ -63,7 +63,7 @@ def fine_tune(
     """Train `model` in place with edge-train's augmentation and class weights."""
     from train.augment import make_augmenter
     from train.keras_env import keras, tf
-    from train.training import _class_weights
+    from train.training import class_weights
 
     keras.utils.set_random_seed(seed)
     steps = int(np.ceil(len(x) / batch_size)) * epochs
@@ -82,7 +82,7 @@ def fine_tune(
     model.fit(
         data,
         epochs=epochs,
-        class_weight=_class_weights(y),
+        class_weight=class_weights(y),
         callbacks=[*(callbacks or []), report],
         verbose=0,
     )

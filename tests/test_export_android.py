@@ -71,7 +71,7 @@ def test_test_vector_is_what_the_python_pipeline_computes(export):
     image = (export / "test_vector.png").read_bytes()
     classifier = TFLiteClassifier(export / MODEL_FILE)
     x = preprocess(image, classifier.input_size)
-    tensor = classifier._to_input_tensor(x)
+    tensor = classifier.input_tensor(x)
     assert hashlib.sha256(tensor.tobytes()).hexdigest() == vector["input_int8_sha256"]
     assert classifier.predict(x) == pytest.approx(vector["probability"])
     with Image.open(export / "test_vector.png") as decoded:

@@ -86,7 +86,7 @@ def write_splits(path: Path, root: Path, splits: dict[str, list[dataset.Example]
     atomic_write_text(path, json.dumps(payload, indent=1))
 
 
-def _class_weights(y: np.ndarray) -> dict[int, float]:
+def class_weights(y: np.ndarray) -> dict[int, float]:
     """Weights that make both classes count equally in the loss."""
     counts = np.bincount(y.astype(int), minlength=2)
     return {c: float(len(y) / (2.0 * counts[c])) for c in range(2)}
@@ -160,7 +160,7 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
         train_ds,
         validation_data=val_ds,
         epochs=config.epochs,
-        class_weight=_class_weights(y_train),
+        class_weight=class_weights(y_train),
         callbacks=callbacks,
         verbose=2,
     )
