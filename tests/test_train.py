@@ -4,6 +4,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from edge_app.contract import LABELS
@@ -76,3 +77,29 @@ def test_empty_class_fails_before_training(tmp_path, fixture_data):
     result = CliRunner().invoke(edge_train, ["--data", str(data), "--out", str(tmp_path / "run")])
     assert result.exit_code == 1
     assert "NORMAL: holds no" in result.output
+
+
+def test_an_interrupted_run_resumes_from_its_last_finished_epoch(tmp_path, fixture_data, monkeypatch):
+    from train.keras_env import keras
+    from train.training import CHECKPOINT_DIR, TrainConfig, train
+
+    class PowerCut(Exception):
+        pass
+
+    class CutAfterTwoEpochs(keras.callbacks.EarlyStopping):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if epoch == 1:
+                raise PowerCut
+
+    config = TrainConfig(data=fixture_data, out=tmp_path / "run", epochs=3, image_size=32, batch_size=8, width=0.5)
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks, "EarlyStopping", CutAfterTwoEpochs)
+        with pytest.raises(PowerCut):
+            train(config)
+    assert any((tmp_path / "run" / CHECKPOINT_DIR).iterdir()), "the interrupted run left a checkpoint"
+    assert not (tmp_path / "run" / "model.keras").exists(), "no final model from an interrupted run"
+
+    report = train(config)
+    assert [e["epoch"] for e in report["epochs"]] == [3], "only the third epoch was left to run"
+    assert (tmp_path / "run" / "model.keras").exists()

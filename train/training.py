@@ -92,9 +92,13 @@ def class_weights(y: np.ndarray) -> dict[int, float]:
     return {c: float(len(y) / (2.0 * counts[c])) for c in range(2)}
 
 
-def _per_epoch(history: dict[str, list[float]]) -> list[dict[str, float]]:
-    keys = sorted(history)
-    return [{"epoch": i + 1, **{k: float(history[k][i]) for k in keys}} for i in range(len(history[keys[0]]))]
+def _per_epoch(history) -> list[dict[str, float]]:
+    """Metrics of each epoch this process ran, numbered as in the whole run (a resumed
+    run starts after the epochs its checkpoint already holds)."""
+    keys = sorted(history.history)
+    return [
+        {"epoch": epoch + 1, **{k: float(history.history[k][i]) for k in keys}} for i, epoch in enumerate(history.epoch)
+    ]
 
 
 def train(config: TrainConfig, log=lambda message: print(message, file=sys.stderr, flush=True)) -> dict:
@@ -204,7 +208,7 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
             "target_sensitivity": config.target_sensitivity,
         },
         "evaluation": evaluation,
-        "epochs": _per_epoch(history.history),
+        "epochs": _per_epoch(history),
         "seed": config.seed,
         "libraries": library_versions(),
         "strategy": type(strategy).__name__,
