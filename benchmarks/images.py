@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks.variants import BenchmarkError
 from edge_app.contract import LABELS
-from train.dataset import IMAGE_SUFFIXES, DatasetError, Example, list_split
+from edge_app.dataset import IMAGE_SUFFIXES, DatasetError, Example, list_split
 
 
 def _has_class_folders(folder: Path) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from train.artifacts import atomic_write
+from edge_app.files import atomic_write
 
 ROC_FILE = "roc.png"
 TRADEOFF_FILE = "latency_auc_size.png"

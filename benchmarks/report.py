@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks.latency import STAGES
 from benchmarks.scan_speed import LARGE_WIDTH
-from train.artifacts import atomic_write_text
+from edge_app.files import atomic_write_text
 
 JSON_FILE = "results.json"
 MARKDOWN_FILE = "results.md"

@@ -25,8 +25,8 @@ from benchmarks.predictors import load_predictor, predict_all
 from benchmarks.probe import measure
 from benchmarks.scaling import DEFAULT_BATCH_SIZES, DEFAULT_WIDTHS
 from benchmarks.variants import Variant, resolve_variants
+from edge_app.loading import load_examples
 from edge_app.runtime import sha256_hex
-from train.loading import load_examples
 
 DEFAULT_TIMING_IMAGES = 100
 """Images timed end to end when no --timing-images folder is given (taken from the labelled set)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from edge_app.files import atomic_write
 from edge_app.model_metadata import read_metadata
 from edge_app.preprocess import preprocess
 from edge_app.runtime import TFLiteClassifier, sha256_hex
@@ -32,7 +33,6 @@ from quantize.android_metadata import (
 )
 from quantize.model_card import render_model_card
 from quantize.pipeline import sha256_line
-from train.artifacts import atomic_write
 
 MODEL_FILE = "pneumoscan.tflite"
 TEST_VECTOR_IMAGE = "test_vector.png"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from edge_app.dataset import DatasetError
 from quantize.pipeline import (
     DEFAULT_EPOCHS,
     DEFAULT_SPARSITY,
@@ -16,7 +17,6 @@ from quantize.pipeline import (
     QuantizeConfig,
 )
 from quantize.source import QuantizeError
-from train.dataset import DatasetError
 
 PARITY_EXIT_CODE = 3
 

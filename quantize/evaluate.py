@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_app import metrics
 from edge_app.runtime import TFLiteClassifier
-from train import metrics
 
 
 def tflite_scores(model_content: bytes, x: np.ndarray) -> np.ndarray:

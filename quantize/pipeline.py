@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_app import dataset
+from edge_app.files import atomic_write_bytes, atomic_write_text, save_model_atomically
 from edge_app.runtime import TFLiteClassifier, sha256_hex
 from quantize import convert, evaluate, pruning, sizes, source
 from quantize.model_card import render_model_card
 from quantize.tflite_metadata import build_metadata, embed_metadata
-from train import dataset
-from train.artifacts import atomic_write_bytes, atomic_write_text, save_model_atomically
 
 VARIANTS = ("float32", "dynamic_range", "int8", "pruned_int8")
 GATED_VARIANTS = ("int8", "pruned_int8")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_app import dataset
 from edge_app.contract import LABELS
-from train import dataset
-from train.loading import load_examples
+from edge_app.loading import load_examples
 
 SPLITS_FILE = "splits.json"
 TRAIN_REPORT_FILE = "report.json"

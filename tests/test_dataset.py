@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from train.dataset import DatasetError, discover, find_root, patient_id, patient_splits
+from edge_app.dataset import DatasetError, discover, find_root, patient_id, patient_splits
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge_app import metrics
 from edge_app.contract import LABELS, METADATA_NAME
+from edge_app.loading import load_examples
 from edge_app.model_metadata import read_metadata, schema
 from edge_app.runtime import TFLiteClassifier
 from quantize.pipeline import VARIANTS
-from train import metrics
-from train.loading import load_examples
 
 REQUIRED_KEYS = {
     "schema_version",

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from benchmarks.robustness import SHIFTS, acquisition_shifts, shifted_input
+from edge_app.dataset import list_split
 from edge_app.preprocess import preprocess
 from tests.conftest import FIXTURE_DATA
-from train.dataset import list_split
 
 
 @pytest.mark.parametrize("name", sorted(SHIFTS))

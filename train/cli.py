@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from edge_app.contract import DEFAULT_INPUT_SIZE
-from train.dataset import DatasetError
+from edge_app.dataset import DatasetError
 from train.training import MODEL_FILE, REPORT_FILE, TrainConfig
 
 

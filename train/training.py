@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_app import dataset, metrics
 from edge_app.contract import DEFAULT_INPUT_SIZE, LABELS, PREPROCESSING_NAME, PREPROCESSING_VERSION
-from train import dataset, metrics
-from train.artifacts import atomic_write_text, save_model_atomically
-from train.loading import load_examples
+from edge_app.files import atomic_write_text, save_model_atomically
+from edge_app.loading import load_examples
 
 MODEL_FILE = "model.keras"
 REPORT_FILE = "report.json"

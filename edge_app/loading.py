@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from edge_app.dataset import Example
 from edge_app.preprocess import ImageRejected, preprocess
-from train.dataset import Example
 
 
 def _load_one(example: Example, size: int) -> np.ndarray | str:
