@@ -1,7 +1,13 @@
-"""Shared fixtures: a tiny model trained on the committed X-ray fixture.
+"""Shared fixtures.
 
-Everything here runs on a fresh clone without ../shared: the fixture images
-live in tests/fixtures (real, downscaled Kermany X-rays, CC BY 4.0).
+Everything here runs on a fresh clone without ../shared: the fixture images live in
+tests/fixtures (real, downscaled Kermany X-rays, CC BY 4.0), and so do two tiny int8 models
+made once by edge-train and edge-quantize (`python -m tests.fixtures.make_models`).
+
+tests/device/ is the device suite: it needs only `pip install ".[test]"`, no TensorFlow, and
+uses the committed models. The other tests need the train extra; the fixtures that train and
+quantize a model with TensorFlow (tiny_training_run, tiny_quantize_run) are for them only, and
+import TensorFlow when first used, so a device test that asked for one would fail, not skip.
 """
 
 from __future__ import annotations
@@ -10,13 +16,29 @@ from pathlib import Path
 
 import pytest
 
-FIXTURE_DATA = Path(__file__).parent / "fixtures" / "chest_xray"
+FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_DATA = FIXTURES / "chest_xray"
+TINY_INT8_MODEL = FIXTURES / "models" / "tiny_int8.tflite"
+TINY_INT8_BARE_MODEL = FIXTURES / "models" / "tiny_int8_bare.tflite"
 TINY_IMAGE_SIZE = 32
 
 
 @pytest.fixture(scope="session")
 def fixture_data() -> Path:
     return FIXTURE_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_int8_model() -> Path:
+    """The committed tiny int8 model: edge-quantize's pruned_int8.tflite, with its PneumoScan metadata."""
+    return TINY_INT8_MODEL
+
+
+@pytest.fixture(scope="session")
+def bare_int8_model() -> Path:
+    """The committed tiny int8 model without PneumoScan metadata and without a .sha256 sidecar,
+    as a model converted by hand would arrive."""
+    return TINY_INT8_BARE_MODEL
 
 
 @pytest.fixture(scope="session")
@@ -50,21 +72,3 @@ def tiny_quantize_run(tiny_training_run, tmp_path_factory) -> Path:
         log=lambda message: None,
     )
     return out
-
-
-@pytest.fixture(scope="session")
-def tiny_int8_model(tiny_quantize_run) -> Path:
-    """The fully int8 .tflite that edge-quantize ships (pruned_int8), with its PneumoScan metadata."""
-    return tiny_quantize_run / "pruned_int8.tflite"
-
-
-@pytest.fixture(scope="session")
-def bare_int8_model(tiny_int8_model, tmp_path_factory) -> Path:
-    """The tiny int8 model without PneumoScan metadata and without a .sha256 sidecar,
-    as a model converted by hand would arrive."""
-    from edge_app.contract import METADATA_NAME
-    from quantize.tflite_metadata import remove_metadata_entry
-
-    path = tmp_path_factory.mktemp("bare_model") / "bare_int8.tflite"
-    path.write_bytes(remove_metadata_entry(tiny_int8_model.read_bytes(), METADATA_NAME))
-    return path

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from edge_app import model_store, paths, selftest
 from edge_app.cli import main
 from edge_app.progress import Progress
-from tests.test_scan import GOOD_IMAGES, make_mixed_batch, with_checksum
+from tests.device.test_scan import GOOD_IMAGES, make_mixed_batch, with_checksum
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 JSON_KEYS = {"path", "status", "label", "probability", "threshold", "reason", "sha256", "model_sha256"}
 
 

@@ -15,7 +15,7 @@ from edge_app import history
 from edge_app.scanner import ScanResult
 from tests.conftest import FIXTURE_DATA
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def result(**overrides) -> ScanResult:
