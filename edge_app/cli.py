@@ -212,3 +212,12 @@ def selftest(model_path: Path | None) -> None:
         click.echo(f"Median time per sample image: {report.median_ms:.1f} ms")
     click.echo("Self-test passed." if report.passed else "Self-test FAILED: do not use this device for screening.")
     sys.exit(0 if report.passed else 1)
+
+
+def _add_model_commands() -> None:
+    from edge_app.model_cli import model_group
+
+    main.add_command(model_group)
+
+
+_add_model_commands()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_app import contract
+from edge_app.active_model import ActivePointerDamaged, active_model_path
 from edge_app.runtime import TFLiteClassifier, sha256_hex
 
 MODEL_ENV = "PNEUMOSCAN_MODEL"
@@ -71,8 +72,15 @@ class ScanModel:
 
 
 def default_model_path() -> Path:
+    """PNEUMOSCAN_MODEL if set, else the model installed with `edge-scan model install`, else the built-in one."""
     override = os.environ.get(MODEL_ENV)
-    return Path(override).expanduser() if override else DEFAULT_MODEL
+    if override:
+        return Path(override).expanduser()
+    try:
+        installed = active_model_path()
+    except ActivePointerDamaged as exc:
+        raise ModelError(str(exc)) from exc
+    return installed or DEFAULT_MODEL
 
 
 def sidecar_path(model_path: Path) -> Path:

@@ -42,3 +42,48 @@ def android(model: Path, out: Path) -> None:
         f"Verified: loads with LiteRT, metadata reads back, outputs identical to {model}. "
         f"Test vector output int8 {summary['vector']['output_int8']}."
     )
+
+
+@main.command()
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for pneumoscan.key (private, mode 0600) and pneumoscan.pub. Existing keys are never overwritten.",
+)
+def keygen(out: Path) -> None:
+    """Make an Ed25519 key pair for signing model packages.
+
+    Keep pneumoscan.key offline (an encrypted USB stick in a safe); give devices pneumoscan.pub."""
+    from quantize.signed_package import PackageError, generate_keypair
+
+    try:
+        private_path, public_path, identifier = generate_keypair(out)
+    except (PackageError, OSError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Private key: {private_path} (keep offline; never copy it to a device)")
+    click.echo(f"Public key:  {public_path}  key id {identifier}")
+    click.echo(f"On each device: edge-scan model trust {public_path.name}")
+
+
+@main.command(name="model-package")
+@click.option("--model", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The .tflite to ship.")
+@click.option("--key", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Private key to sign with.")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Package to write (.pnsm).")
+@click.option(
+    "--card",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Model card [default: model_card.md or MODEL_CARD.md beside the model].",
+)
+def model_package(model: Path, key: Path, out: Path, card: Path | None) -> None:
+    """Sign a model, its metadata and its card into one .pnsm file for `edge-scan model install`."""
+    from quantize.signed_package import PackageError, write_model_package
+
+    try:
+        summary = write_model_package(model, key, out, card)
+    except PackageError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Model package: {summary['path']} ({summary['bytes']:,} bytes)")
+    click.echo(f"Model sha256 {summary['model_sha256']}, signed with key {summary['key_id']}")
