@@ -21,7 +21,7 @@ from edge_app.paths import HOME_ENV
 from quantize.export_cli import main as edge_export
 from quantize.signed_package import load_private_key
 from quantize.tflite_metadata import embed_metadata
-from tests.test_scan import GOOD_IMAGES
+from tests.device.test_scan import GOOD_IMAGES
 
 SHIPPED = model_store.DEFAULT_MODEL
 
