@@ -104,10 +104,11 @@ def scan(
     operator: str | None,
     no_history: bool,
 ) -> None:
-    """Scan X-ray images (JPEG or PNG files, or folders of them).
+    """Scan X-ray images (JPEG, PNG or DICOM files, or folders of them).
 
     Prints one result per image: PNEUMONIA suspected or NORMAL, a 0-100 score,
     and "uncertain - REFER" when the score is close to the threshold.
+    DICOM needs the extra: pip install "pneumoscan[dicom]".
     """
     from edge_app import history
     from edge_app.output import scan_writer

@@ -61,6 +61,12 @@ def m001_create_scans(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX scans_sha256 ON scans (sha256)")
 
 
+@migration
+def m002_add_study_uid(db: sqlite3.Connection) -> None:
+    """The DICOM StudyInstanceUID, so a result can be matched to the hospital's study."""
+    db.execute("ALTER TABLE scans ADD COLUMN study_uid TEXT")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 _COLUMNS = tuple(ScanResult.__dataclass_fields__)
 _BOOLEAN_COLUMNS = ("uncertain", "refer")

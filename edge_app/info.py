@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from edge_app.dicom_input import DICOM_REASONS
 from edge_app.model_store import ScanModel
 from edge_app.paths import data_dir, history_path
 from edge_app.quality import REASONS
@@ -33,7 +34,7 @@ def describe(model: ScanModel) -> dict:
         "data_dir": str(data_dir()),
         "history_db": str(history_path()),
         "metadata": model.metadata,
-        "rejection_reasons": REASONS,
+        "rejection_reasons": {**REASONS, **DICOM_REASONS},
     }
 
 

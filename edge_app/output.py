@@ -36,6 +36,7 @@ SCAN_FIELDS = (
     "elapsed_ms",
     "patient_id",
     "operator",
+    "study_uid",
 )
 HISTORY_FIELDS = ("id", *SCAN_FIELDS)
 

@@ -113,6 +113,17 @@ def equalise(pixels: np.ndarray) -> np.ndarray:
     return (mid_rank[bins] * 2.0 - 1.0).astype(np.float32)
 
 
+def pixels_to_image(pixels: np.ndarray) -> Image.Image:
+    """Intensities decoded outside Pillow (a DICOM's 12-16-bit values) as a 32-bit float image.
+
+    The quality gate and `to_model_input` read float images at full precision, so
+    deep pixels take the same path as a JPEG's without being cut to 8 bits first.
+    """
+    image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.float32))
+    image.info[SOURCE_SIZE_KEY] = image.size
+    return image
+
+
 def to_model_input(image: Image.Image, size: int = DEFAULT_INPUT_SIZE) -> np.ndarray:
     """A decoded image as the (size, size, 1) float32 array the model takes."""
     gray = Image.fromarray(grayscale_array(image), mode="F")

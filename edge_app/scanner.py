@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edge_app.dicom_input import decode_input, is_dicom_file
 from edge_app.model_store import ScanModel
-from edge_app.preprocess import ImageRejected, decode_image, to_model_input
+from edge_app.preprocess import ImageRejected, to_model_input
 from edge_app.quality import check_quality
 from edge_app.runtime import sha256_hex
 
@@ -37,9 +38,9 @@ side of the threshold's odds, the same band for every model."""
 _LOGIT_EPSILON = 1e-6
 
 SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".dcm"})
-"""File types picked up from folders. Only JPEG and PNG can be scanned; the
-others are listed so they are reported as unsupported rather than silently
-skipped."""
+"""File types picked up from folders, besides extension-less DICOM files. JPEG,
+PNG and (with the dicom extra) DICOM can be scanned; the others are listed so
+they are reported as unsupported rather than silently skipped."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class ScanResult:
     elapsed_ms: float
     patient_id: str | None
     operator: str | None
+    study_uid: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -102,7 +104,7 @@ def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
                 sorted(
                     p
                     for p in candidates
-                    if p.suffix.lower() in SCAN_SUFFIXES
+                    if (p.suffix.lower() in SCAN_SUFFIXES or (not p.suffix and is_dicom_file(p)))
                     and not any(part.startswith(".") for part in p.relative_to(path).parts)
                     and p.is_file()
                 )
@@ -144,11 +146,14 @@ def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()
     """Scan one image file; never raises for a bad image."""
     started = time.perf_counter()
     sha256 = None
-    label = probability = score = uncertain = refer = reason = message = None
+    label = probability = score = uncertain = refer = reason = message = study_uid = None
+    patient_id = context.patient_id
     try:
         data = Path(path).read_bytes()
         sha256 = sha256_hex(data)
-        image = decode_image(data, model.input_size)
+        image, dicom = decode_input(data, model.input_size, Path(path).name)
+        if dicom is not None:
+            patient_id, study_uid = patient_id or dicom.patient_id, dicom.study_uid
         check_quality(image)
         probability = model.classifier.predict(to_model_input(image, model.input_size))
         label, uncertain, refer = classify(probability, model.threshold, model.labels)
@@ -177,8 +182,9 @@ def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()
         runtime=model.runtime,
         scanned_at=now_utc(),
         elapsed_ms=round((time.perf_counter() - started) * 1000.0, 2),
-        patient_id=context.patient_id,
+        patient_id=patient_id,
         operator=context.operator,
+        study_uid=study_uid,
     )
 
 

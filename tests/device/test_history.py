@@ -61,7 +61,25 @@ def test_an_old_database_gets_only_the_missing_migrations(tmp_path, monkeypatch)
     monkeypatch.setattr(history, "MIGRATIONS", [*history.MIGRATIONS, m002_add_site])
     db = history.connect(path)
     assert "site" in [row[1] for row in db.execute("PRAGMA table_info(scans)")]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS)
+
+
+def test_a_database_from_before_dicom_support_gains_the_study_uid_column_and_keeps_its_rows(tmp_path, monkeypatch):
+    path = tmp_path / "h.sqlite3"
+    with monkeypatch.context() as before_dicom:
+        before_dicom.setattr(history, "MIGRATIONS", history.MIGRATIONS[:1])
+        old = history.connect(path)
+        old.execute(
+            "INSERT INTO scans (scanned_at, path, status, threshold, model_sha256, model_version, runtime) "
+            "VALUES ('2026-01-01T00:00:00.000+00:00', 'old.jpeg', 'ok', 0.5, 'abc', 'v0', 'litert')"
+        )
+        old.close()
+    db = history.connect(path)
+    history.record(db, result(study_uid="1.2.840.1"))
+    assert [(r["path"], r["study_uid"]) for r in history.query(db)] == [
+        ("old.jpeg", None),
+        ("/images/a.jpeg", "1.2.840.1"),
+    ]
 
 
 def test_every_field_round_trips(tmp_path):
