@@ -154,7 +154,14 @@ def scan(
 @main.command(name="history")
 @click.option("--since", help="Only scans from this local date or time on (YYYY-MM-DD or YYYY-MM-DDTHH:MM).")
 @click.option("--patient-id", help="Only scans of this patient.")
-@click.option("--format", "fmt", type=FORMAT_OPTION, default="table", show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([*FORMAT_OPTION.choices, "fhir"]),
+    default="table",
+    show_default=True,
+    help="Output format; fhir: one FHIR R4 Bundle (DiagnosticReport + Observation per scan) for a FHIR server.",
+)
 def history_command(since: str | None, patient_id: str | None, fmt: str) -> None:
     """Show past scans, oldest first."""
     from edge_app import history

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TextIO
 
 from edge_app.contract import POSITIVE_LABEL
+from edge_app.fhir_export import FhirBundleWriter
 from edge_app.scanner import OK, REJECTED, UNCERTAIN_MARGIN
 
 FORMATS = ("table", "json", "csv")
@@ -197,4 +198,6 @@ def scan_writer(fmt: str, stream: TextIO, threshold: float):
 def history_writer(fmt: str, stream: TextIO):
     if fmt == "table":
         return HistoryTableWriter(stream)
+    if fmt == "fhir":
+        return FhirBundleWriter(stream)
     return JsonLinesWriter(stream, HISTORY_FIELDS) if fmt == "json" else CsvWriter(stream, HISTORY_FIELDS)
