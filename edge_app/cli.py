@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from edge_app.threshold import check_threshold
+
 FORMAT_OPTION = click.Choice(["table", "json", "csv"])
 
 
@@ -33,8 +35,36 @@ class CannotStart(click.ClickException):
     exit_code = 2
 
 
-def _load_model(model_path: Path | None, threshold: float | None = None):
+class Checked(click.ParamType):
+    """A float checked by `check(value)`, which raises ValueError with the reason: exit 2 with that reason."""
+
+    name = "number"
+
+    def __init__(self, check) -> None:
+        self.check = check
+
+    def convert(self, value, param, ctx) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        try:
+            return self.check(number)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _check_target(value: float) -> float:
+    from edge_app.calibrate_command import check_target  # numpy is only imported when calibrating
+
+    return check_target(value)
+
+
+def _load_model(model_path: Path | None, threshold: float | None = None, site: bool = False):
+    """The model to scan with; `site` applies the active site calibration (warning when it does not fit)."""
     from edge_app.model_store import ModelError, load_model
+    from edge_app.site_profile import with_site_threshold
+    from edge_app.threshold import SITE
 
     try:
         model = load_model(model_path, threshold)
@@ -42,7 +72,11 @@ def _load_model(model_path: Path | None, threshold: float | None = None):
         raise CannotStart(str(exc)) from exc
     if model.checksum_file is None:
         click.echo(f"Warning: {model.path}: {model.integrity}; its integrity cannot be checked.", err=True)
-    if model.metadata is None and threshold is None:
+    if site and threshold is None:
+        model, warning = with_site_threshold(model)
+        if warning:
+            click.echo(f"Warning: {warning}", err=True)
+    if model.metadata is None and threshold is None and model.threshold_source != SITE:
         click.echo(f"Warning: {model.path} carries no metadata; using threshold {model.threshold}.", err=True)
     return model
 
@@ -80,8 +114,9 @@ def main() -> None:
 @model_option("A .tflite model to use instead of the built-in one.")
 @click.option(
     "--threshold",
-    type=click.FloatRange(0.0, 1.0),
-    help="Probability at or above which PNEUMONIA is suspected [default: the model's own].",
+    type=Checked(check_threshold),
+    help="Probability at or above which PNEUMONIA is suspected, between 0 and 1 "
+    "[default: the site's calibrated threshold, else the model's own].",
 )
 @click.option("--format", "fmt", type=FORMAT_OPTION, default="table", show_default=True, help="Output format.")
 @click.option(
@@ -123,7 +158,7 @@ def scan(
     if not files:
         hint = "" if recursive else " (add --recursive to look in subfolders)"
         raise click.UsageError(f"No JPEG or PNG images found in {', '.join(map(str, inputs))}{hint}.")
-    model = _load_model(model_path, threshold)
+    model = _load_model(model_path, threshold, site=True)
     db = None if no_history else _open_history()
     record = None if db is None else (lambda result: history.record(db, result))
     writer = scan_writer(fmt, sys.stdout, model.threshold)
@@ -185,6 +220,38 @@ def history_command(since: str | None, patient_id: str | None, fmt: str) -> None
 
 
 @main.command()
+@click.option("--since", help="Only scans from this local date or time on (YYYY-MM-DD or YYYY-MM-DDTHH:MM).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--prevalence",
+    type=Checked(check_threshold),
+    help="Share of screened children expected to have pneumonia [default: the share in the calibration images].",
+)
+def stats(since: str | None, fmt: str, prevalence: float | None) -> None:
+    """Monitor this device: scans, rejections by reason, referrals per week, scores, and warnings.
+
+    Warns when recent referrals depart from what the site calibration predicts, or when
+    one kind of rejection climbs: the X-ray machine, the model or the children may have changed.
+    """
+    from edge_app import history, site_profile, stats_report
+    from edge_app.stats import summarize
+
+    try:
+        since_utc = None if since is None else history.parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    try:
+        profile = site_profile.load_profile()
+    except site_profile.ProfileError as exc:
+        click.echo(f"Warning: {exc} Referrals are not compared with a calibration.", err=True)
+        profile = None
+    db = _open_history()
+    summary = summarize(history.query(db, since=since_utc), profile, prevalence)
+    db.close()
+    click.echo(json.dumps(summary, indent=2) if fmt == "json" else stats_report.format_table(summary))
+
+
+@main.command()
 @model_option("Describe this .tflite model instead of the built-in one.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def info(model_path: Path | None, fmt: str) -> None:
@@ -193,13 +260,59 @@ def info(model_path: Path | None, fmt: str) -> None:
     from edge_app.runtime import load_runtime
 
     try:
-        model = _load_model(model_path)
+        model = _load_model(model_path, site=True)
     except CannotStart:
         runtime = load_runtime()
         click.echo(f"Runtime:      {runtime.name} {runtime.version}", err=True)
         raise
     description = describe(model)
     click.echo(json.dumps(description, indent=2) if fmt == "json" else format_description(description))
+
+
+@main.command()
+@click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--labels",
+    "labels_csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of path,label rows (NORMAL or PNEUMONIA) instead of a FOLDER.",
+)
+@click.option(
+    "--target-sensitivity",
+    type=Checked(_check_target),
+    default=0.95,
+    show_default=True,
+    help="Share of the site's pneumonia images the new threshold must catch.",
+)
+@click.option("--operator", help="Name of the person calibrating, saved in the site profile.")
+@model_option("Calibrate this .tflite model instead of the built-in one.")
+@click.option("--show", is_flag=True, help="Show the active site profile and stop.")
+@click.option("--reset", is_flag=True, help="Stop using the site profile: scans use the model's own threshold again.")
+def calibrate(
+    folder: Path | None,
+    labels_csv: Path | None,
+    target_sensitivity: float,
+    operator: str | None,
+    model_path: Path | None,
+    show: bool,
+    reset: bool,
+) -> None:
+    """Choose this site's threshold from its own labelled X-rays (FOLDER with NORMAL/ and PNEUMONIA/).
+
+    Picks the highest threshold that still catches the target share of the site's
+    pneumonia images, compares it with the model's own, and saves it as the site
+    profile that every scan then uses. Refused (exit 1, nothing changed) when the
+    images are too few to back the claim. Exit 2 for usage errors.
+    """
+    from edge_app import calibrate_command
+
+    if show:
+        return calibrate_command.show()
+    if reset:
+        return calibrate_command.reset()
+    if (folder is None) == (labels_csv is None):
+        raise click.UsageError("Give either a FOLDER of NORMAL/ and PNEUMONIA/ images or --labels CSV.")
+    calibrate_command.run(folder, labels_csv, target_sensitivity, operator, _load_model(model_path))
 
 
 @main.command()

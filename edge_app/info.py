@@ -27,6 +27,7 @@ def describe(model: ScanModel) -> dict:
         "input_dtype": model.classifier.input_dtype,
         "threshold": model.threshold,
         "threshold_source": model.threshold_source,
+        "threshold_detail": model.threshold_detail,
         "uncertain_margin": UNCERTAIN_MARGIN,
         "labels": list(model.labels),
         "runtime": runtime.name,
@@ -53,7 +54,8 @@ def format_description(description: dict) -> str:
         f"SHA-256:      {description['model_sha256']} ({description['integrity']})",
         f"Version:      {description['model_version']}",
         f"Input:        {description['input_shape']} {description['input_dtype']}",
-        f"Threshold:    {description['threshold']:.3f} ({description['threshold_source']}); "
+        f"Threshold:    {description['threshold']:.3f} ({description['threshold_source']}: "
+        f"{description['threshold_detail']}); "
         f"score 50 at the threshold, uncertain from {50 - description['uncertain_margin']} "
         f"to {50 + description['uncertain_margin']}",
         f"Labels:       {', '.join(description['labels'])}",

@@ -6,7 +6,9 @@ without scikit-learn), so every number we publish is computed one way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from statistics import NormalDist
 
 import numpy as np
 
@@ -112,3 +114,110 @@ def screening_summary(labels: np.ndarray, scores: np.ndarray, threshold: float, 
         summary[f"{name}_ci95"] = list(bootstrap_ci(labels, scores, fn, seed=seed))
     summary["confusion"] = confusion(labels, scores, threshold)
     return summary
+
+
+def _normal_quantile(probability: float) -> float:
+    return NormalDist().inv_cdf(probability)
+
+
+def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Two-sided Wilson score interval of a proportion.
+
+    Used for display: unlike the plain "p +/- 1.96 SE" it stays inside [0, 1]
+    and does not collapse to a point when every image was called right.
+    """
+    _check_counts(successes, trials)
+    if trials == 0:
+        return 0.0, 1.0
+    z = _normal_quantile(0.5 + level / 2.0)
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z / (1 + z * z / trials) * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    low = 0.0 if successes == 0 else centre - half  # exact at the ends, where rounding could step past p
+    high = 1.0 if successes == trials else centre + half
+    return low, high
+
+
+def _beta_continued_fraction(a: float, b: float, x: float) -> float:
+    """Lentz's continued fraction for the incomplete beta (Numerical Recipes, betacf)."""
+    tiny, eps = 1e-300, 1e-15
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    result = d
+    for m in range(1, 10_000):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            result *= c * d
+        if abs(c * d - 1.0) < eps:
+            break
+    return result
+
+
+def regularized_beta(x: float, a: float, b: float) -> float:
+    """I_x(a, b), the cumulative distribution of Beta(a, b) at x (a, b > 0)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):  # the fraction converges fast on this side; use symmetry on the other
+        return math.exp(log_front) * _beta_continued_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_continued_fraction(b, a, 1.0 - x) / b
+
+
+def beta_quantile(probability: float, a: float, b: float) -> float:
+    """The x with I_x(a, b) = probability, by bisection (the CDF is monotone; 60 halvings reach 1e-18)."""
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        middle = (low + high) / 2.0
+        if regularized_beta(middle, a, b) < probability:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2.0
+
+
+def clopper_pearson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Two-sided exact (Clopper-Pearson) interval: each tail holds at most (1 - level) / 2."""
+    _check_counts(successes, trials)
+    tail = (1.0 - level) / 2.0
+    low = 0.0 if successes == 0 else beta_quantile(tail, successes, trials - successes + 1)
+    high = 1.0 if successes == trials else beta_quantile(1.0 - tail, successes + 1, trials - successes)
+    return low, high
+
+
+def exact_lower_bound(successes: int, trials: int, level: float = 0.95) -> float:
+    """One-sided exact lower confidence bound of a proportion: the claim "at least this" holds
+    with `level` confidence. With no failures it is (1 - level) ** (1 / trials): 59 of 59 -> 0.950."""
+    _check_counts(successes, trials)
+    if successes == 0:
+        return 0.0
+    return beta_quantile(1.0 - level, successes, trials - successes + 1)
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), through the incomplete beta."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    return regularized_beta(1.0 - p, n - k, k + 1)
+
+
+def binomial_range(n: int, p: float, level: float = 0.99) -> tuple[int, int]:
+    """The central range [low, high] of Binomial(n, p) counts, each tail outside it at most (1 - level) / 2."""
+    tail = (1.0 - level) / 2.0
+    low = next(k for k in range(n + 1) if binomial_cdf(k, n, p) > tail)
+    high = next(k for k in range(low, n + 1) if binomial_cdf(k, n, p) >= 1.0 - tail)
+    return low, high
+
+
+def _check_counts(successes: int, trials: int) -> None:
+    if trials < 0 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from edge_app import contract
 from edge_app.active_model import ActivePointerDamaged, active_model_path
 from edge_app.runtime import TFLiteClassifier, sha256_hex
+from edge_app.threshold import COMMAND_LINE, MODEL
 
 MODEL_ENV = "PNEUMOSCAN_MODEL"
 """Overrides the default model path (a clinic's own release, or tests)."""
@@ -40,9 +41,12 @@ class ScanModel:
     path: Path
     threshold: float
     threshold_source: str
+    """Where the threshold came from: edge_app.threshold.MODEL, SITE or COMMAND_LINE."""
     labels: tuple[str, ...]
     checksum_file: Path | None
     """The .sha256 file the model was verified against; None when it had none."""
+    threshold_detail: str = ""
+    """How that threshold was chosen, in words, for `edge-scan info`."""
 
     @property
     def integrity(self) -> str:
@@ -154,13 +158,14 @@ def load_model(model_path: Path | None = None, threshold: float | None = None) -
     check_contract(path, classifier)
     metadata = classifier.metadata or {}
     if threshold is not None:
-        chosen, source = threshold, "set with --threshold"
+        chosen, source, detail = threshold, COMMAND_LINE, "set with --threshold"
     elif "threshold" in metadata:
-        chosen, source = (
+        chosen, source, detail = (
             float(metadata["threshold"]),
+            MODEL,
             f"from the model ({metadata.get('threshold_method', 'recorded')})",
         )
     else:
-        chosen, source = FALLBACK_THRESHOLD, "default 0.5: the model carries no metadata"
+        chosen, source, detail = FALLBACK_THRESHOLD, MODEL, "default 0.5: the model carries no metadata"
     labels = tuple(metadata.get("labels", contract.LABELS))
-    return ScanModel(classifier, path, chosen, source, labels, checksum_file)
+    return ScanModel(classifier, path, chosen, source, labels, checksum_file, detail)

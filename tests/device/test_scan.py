@@ -166,8 +166,9 @@ def test_embedded_metadata_sets_threshold_and_version_and_the_flag_overrides_it(
     monkeypatch.setattr("edge_app.runtime.read_metadata", lambda content: metadata())
     model = load_model(verified_model)
     assert (model.threshold, model.version) == (0.3, "2025.11-test")
-    assert "sensitivity>=0.95" in model.threshold_source
-    assert load_model(verified_model, threshold=0.7).threshold == 0.7
+    assert "sensitivity>=0.95" in model.threshold_detail and model.threshold_source == "model"
+    overridden = load_model(verified_model, threshold=0.7)
+    assert (overridden.threshold, overridden.threshold_source) == (0.7, "command_line")
 
 
 def test_a_model_for_another_preprocessing_is_refused(verified_model, monkeypatch):

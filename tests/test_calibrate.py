@@ -1,0 +1,231 @@
+"""edge-scan calibrate: the site profile, its use by scan and info, and the refusals.
+
+Runs on the device install (no TensorFlow): the images are the committed
+fixture X-rays (and mirrored, cropped or re-exposed copies of them, standing in
+for a site's own labelled set), scanned with the shipped model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageOps
+
+from edge_app import calibration, metrics, site_profile
+from edge_app.cli import main
+from edge_app.model_store import DEFAULT_MODEL, load_model
+from tests.conftest import FIXTURE_DATA
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE_VARIANTS = {
+    "NORMAL": ("original", "mirrored"),
+    "PNEUMONIA": ("original", "mirrored", "cropped", "darker", "brighter"),
+}
+
+
+def _variant(image: Image.Image, kind: str) -> Image.Image:
+    gray = image.convert("L")
+    if kind == "mirrored":
+        return ImageOps.mirror(gray)
+    if kind == "cropped":
+        width, height = gray.size
+        return gray.crop((width // 20, height // 20, width - width // 20, height - height // 20))
+    if kind in ("darker", "brighter"):
+        gamma = 1.25 if kind == "darker" else 0.8
+        return gray.point(lambda value: round(255 * (value / 255) ** gamma))
+    return gray
+
+
+def make_site(folder: Path, variants: dict[str, tuple[str, ...]], per_class: int | None = None) -> Path:
+    """A labelled site folder (NORMAL/, PNEUMONIA/) made from the fixture X-rays."""
+    for label, kinds in variants.items():
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        sources = sorted((FIXTURE_DATA / "train" / label).glob("*.jpeg"))[:per_class]
+        for source in sources:
+            for kind in kinds:
+                _variant(Image.open(source), kind).save(folder / label / f"{source.stem}-{kind}.jpeg", quality=95)
+    return folder
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh data folder; scans use the shipped model."""
+    monkeypatch.setenv("PNEUMOSCAN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PNEUMOSCAN_MODEL", raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return make_site(tmp_path_factory.mktemp("site"), SITE_VARIANTS)
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    return load_model()
+
+
+def scan_json(*args: str) -> list[dict]:
+    result = run("scan", *args, "--format", "json", "--no-history")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_calibration_saves_a_profile_that_scan_and_info_then_use(home, site, shipped_model):
+    result = run("calibrate", str(site), "--target-sensitivity", "0.95", "--operator", "Amina")
+    assert result.exit_code == 0, result.output
+    assert "36 NORMAL and 90 PNEUMONIA images" in result.output and "Saved." in result.output
+    profile = json.loads((home / "site_profile.json").read_text())
+    assert profile["model_sha256"] == shipped_model.sha256 and profile["operator"] == "Amina"
+    assert profile["counts"] == {"NORMAL": 36, "PNEUMONIA": 90, "rejected": 0}
+    assert len(profile["images"]) == 126 and all(len(image["sha256"]) == 64 for image in profile["images"])
+    assert profile["site_threshold"]["sensitivity"]["value"] >= 0.95
+    assert profile["site_threshold"]["sensitivity_at_least"] >= calibration.SENSITIVITY_FLOOR
+    assert site_profile.load_profile() == profile
+    (scanned,) = scan_json(str(next((site / "NORMAL").iterdir())))
+    assert scanned["threshold"] == profile["threshold"] != shipped_model.threshold
+    info = json.loads(run("info", "--format", "json").stdout)
+    assert (info["threshold"], info["threshold_source"]) == (profile["threshold"], "site")
+    shown = run("calibrate", "--show")
+    assert shown.exit_code == 0 and f"{profile['threshold']:.3f}" in shown.output and "Amina" in shown.output
+
+
+def test_the_same_calibration_from_a_labels_csv(home, site, tmp_path):
+    rows = ["path,label"] + [f"{path},{path.parent.name}" for path in sorted(site.rglob("*.jpeg"))]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    result = run("calibrate", "--labels", str(tmp_path / "labels.csv"))
+    assert result.exit_code == 0, result.output
+    assert json.loads((home / "site_profile.json").read_text())["counts"]["PNEUMONIA"] == 90
+
+
+def test_ten_images_are_refused_and_nothing_is_activated(home, tmp_path):
+    small = make_site(tmp_path / "small", {"NORMAL": ("original",), "PNEUMONIA": ("original",)}, per_class=5)
+    result = run("calibrate", str(small), "--target-sensitivity", "0.95")
+    assert result.exit_code == 1
+    assert "REFUSED" in result.output and "add 25 more" in result.output
+    assert not (home / "site_profile.json").exists() and not (home / "site_profiles").exists()
+    assert run("info", "--format", "json").stdout.count('"threshold_source": "model"') == 1
+
+
+def test_a_refused_calibration_keeps_the_earlier_profile(home, site, tmp_path):
+    assert run("calibrate", str(site)).exit_code == 0
+    before = (home / "site_profile.json").read_bytes()
+    small = make_site(tmp_path / "small", {"NORMAL": ("original",), "PNEUMONIA": ("original",)}, per_class=5)
+    result = run("calibrate", str(small))
+    assert result.exit_code == 1 and "keep using the earlier site threshold" in result.output
+    assert (home / "site_profile.json").read_bytes() == before
+
+
+def test_a_profile_for_another_model_falls_back_to_the_models_threshold(home, shipped_model):
+    """What happens after a model update: the old site threshold no longer applies."""
+    site_profile.save_profile({"threshold": 0.4, "model_sha256": "0" * 64, "created_at": "2026-01-02T10:00:00"})
+    result = CliRunner().invoke(main, ["scan", str(DEFAULT_MODEL.parent.parent / "samples"), "--format", "json"])
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert lines and all(line["threshold"] == shipped_model.threshold for line in lines)
+    assert "made for another model" in result.stderr and "2026-01-02" in result.stderr
+
+
+def test_the_command_line_threshold_overrides_the_site(home, site, shipped_model):
+    site_profile.save_profile({"threshold": 0.4, "model_sha256": shipped_model.sha256})
+    (scanned,) = scan_json(str(next((site / "NORMAL").iterdir())), "--threshold", "0.25")
+    assert scanned["threshold"] == 0.25
+
+
+def test_reset_stops_using_the_profile_and_keeps_it_in_the_archive(home, shipped_model):
+    site_profile.save_profile({"threshold": 0.4, "model_sha256": shipped_model.sha256})
+    result = run("calibrate", "--reset")
+    assert result.exit_code == 0 and not (home / "site_profile.json").exists()
+    assert len(list((home / "site_profiles").glob("*.json"))) == 1
+    assert "No site profile is active" in run("calibrate", "--show").output
+    assert json.loads(run("info", "--format", "json").stdout)["threshold"] == shipped_model.threshold
+
+
+def test_a_damaged_profile_is_reported_and_the_models_threshold_used(home, shipped_model):
+    home.mkdir(parents=True)
+    (home / "site_profile.json").write_text('{"threshold": 0.4, "model_sha')
+    result = CliRunner().invoke(main, ["info", "--format", "json"])
+    assert json.loads(result.stdout)["threshold"] == shipped_model.threshold
+    assert "cannot be read" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "1", "nan", "NaN", "-0.2", "1.5", "inf", "half"])
+def test_unusable_thresholds_are_refused_with_a_reason(home, value):
+    result = run("scan", str(FIXTURE_DATA), "--threshold", value)
+    assert result.exit_code == 2
+    assert "--threshold" in result.output and ("between 0 and 1" in result.output or "not a number" in result.output)
+
+
+@pytest.mark.parametrize("value", ["0.9", "0.5", "1.01", "nan"])
+def test_a_target_the_floor_cannot_back_is_a_usage_error(home, site, value):
+    result = run("calibrate", str(site), "--target-sensitivity", value)
+    assert result.exit_code == 2 and "--target-sensitivity" in result.output
+
+
+def test_an_unusable_profile_threshold_is_not_used(home, shipped_model):
+    site_profile.save_profile({"threshold": float("nan"), "model_sha256": shipped_model.sha256})
+    model, warning = site_profile.with_site_threshold(shipped_model)
+    assert model.threshold == shipped_model.threshold and "not valid" in warning
+
+
+def test_a_failed_profile_write_leaves_the_old_profile_active(home, monkeypatch):
+    site_profile.save_profile({"threshold": 0.3, "model_sha256": "a" * 64})
+
+    def replace_fails(src, dst):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch, pytest.raises(OSError):
+        patch.setattr("edge_app.files.os.replace", replace_fails)
+        site_profile.save_profile({"threshold": 0.6, "model_sha256": "a" * 64})
+    assert site_profile.load_profile()["threshold"] == 0.3
+    assert [p.name for p in home.iterdir() if p.name.startswith(".")] == []
+
+
+KILL_DURING_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from edge_app import site_profile
+
+original = Path.write_text
+
+def write_half_then_die(self, text, *args, **kwargs):
+    if self.name.startswith(".site_profile."):  # the temporary file of the active profile
+        original(self, text[: len(text) // 2], *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, text, *args, **kwargs)
+
+Path.write_text = write_half_then_die
+site_profile.save_profile({"threshold": 0.6, "model_sha256": "a" * 64})
+"""
+
+
+def test_a_kill_during_a_profile_write_leaves_the_old_profile_active(home):
+    site_profile.save_profile({"threshold": 0.3, "model_sha256": "a" * 64})
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    killed = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE], env=env, cwd=ROOT, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert site_profile.load_profile()["threshold"] == 0.3
+    assert len(list((home / "site_profiles").glob("*.json"))) == 2  # the new one reached only the archive
+
+
+def test_refusal_says_how_many_more_pneumonia_images_are_needed():
+    """60 pneumonia images with 3 missed: sensitivity 0.95, but only known to be >= 0.876."""
+    assert metrics.exact_lower_bound(57, 60) < calibration.SENSITIVITY_FLOOR
+    needed = calibration.more_positives_needed(60, 0.95)
+    total = 60 + needed
+    assert metrics.exact_lower_bound(math.floor(0.95 * total), total) >= calibration.SENSITIVITY_FLOOR
+    assert metrics.exact_lower_bound(math.floor(0.95 * (total - 1)), total - 1) < calibration.SENSITIVITY_FLOOR
+    assert calibration.more_positives_needed(60, 0.89) is None
+    site = {"sensitivity_at_least": 0.876, "sensitivity": {"value": 0.95}}
+    (reason,) = calibration.refusal_reasons({"NORMAL": 40, "PNEUMONIA": 60}, site)
+    assert f"About {needed} more PNEUMONIA images" in reason
