@@ -50,6 +50,7 @@ def one_direction(site_scan: SiteScan, calibrate_on: np.ndarray, model, target: 
     labels, probabilities = _subset(site_scan, ~calibrate_on).arrays()
     threshold = profile["threshold"]
     return {
+        "target_sensitivity": target,
         "calibration_counts": profile["counts"],
         "site_threshold": threshold,
         "refused_by_edge_scan": profile["refused"],
@@ -79,7 +80,23 @@ def markdown(runs: list[dict], model_threshold: float) -> str:
             f"| {_cell(site, 'specificity')} | {_cell(model, 'sensitivity')} | {_cell(model, 'specificity')} "
             f"| {'refuse' if run['refused_by_edge_scan'] else 'accept'} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + ["", pooled(runs)])
+
+
+def pooled(runs: list[dict]) -> str:
+    """Means over all runs, and how often the held-out half fell short of the target."""
+
+    def mean(point: str, key: str) -> float:
+        return float(np.mean([run[point][key]["value"] for run in runs]))
+
+    site, model = "held_out_at_site_threshold", "held_out_at_model_threshold"
+    short = sum(run[site]["sensitivity"]["value"] < run["target_sensitivity"] for run in runs)
+    return (
+        f"Mean of {len(runs)} runs on the held-out half: site threshold sensitivity {mean(site, 'sensitivity'):.3f}, "
+        f"specificity {mean(site, 'specificity'):.3f}; model threshold sensitivity {mean(model, 'sensitivity'):.3f}, "
+        f"specificity {mean(model, 'specificity'):.3f}. Held-out sensitivity under the target in {short} of "
+        f"{len(runs)} runs; edge-scan calibrate refuses {sum(bool(run['refused_by_edge_scan']) for run in runs)}."
+    )
 
 
 @click.command()

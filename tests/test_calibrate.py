@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 
 from edge_app import calibration, metrics, site_profile
 from edge_app.cli import main
+from edge_app.dataset import patient_id
 from edge_app.model_store import DEFAULT_MODEL, load_model
 from tests.conftest import FIXTURE_DATA
 
@@ -229,3 +230,20 @@ def test_refusal_says_how_many_more_pneumonia_images_are_needed():
     site = {"sensitivity_at_least": 0.876, "sensitivity": {"value": 0.95}}
     (reason,) = calibration.refusal_reasons({"NORMAL": 40, "PNEUMONIA": 60}, site)
     assert f"About {needed} more PNEUMONIA images" in reason
+
+
+def test_the_half_split_benchmark_keeps_patients_whole_and_measures_both_thresholds(shipped_model):
+    from benchmarks.site_calibration import one_direction, patient_halves
+
+    site_scan = calibration.scan_site_images(calibration.images_in_folder(FIXTURE_DATA / "train"), shipped_model)
+    first, second = patient_halves(site_scan, seed=0)
+    patients = [
+        {patient_id(image.path.name) for image, chosen in zip(site_scan.images, half, strict=True) if chosen}
+        for half in (first, second)
+    ]
+    assert patients[0] and patients[1] and not patients[0] & patients[1]
+    run = one_direction(site_scan, first, shipped_model, 0.95)
+    assert run["refused_by_edge_scan"]  # 9 images per class are far too few
+    held_out = run["held_out_at_site_threshold"]
+    assert sum(held_out["confusion"].values()) == int(second.sum())
+    assert run["held_out_at_model_threshold"]["threshold"] == shipped_model.threshold
