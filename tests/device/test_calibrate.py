@@ -25,7 +25,7 @@ from edge_app.dataset import patient_id
 from edge_app.model_store import DEFAULT_MODEL, load_model
 from tests.conftest import FIXTURE_DATA
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SITE_VARIANTS = {
     "NORMAL": ("original", "mirrored"),
     "PNEUMONIA": ("original", "mirrored", "cropped", "darker", "brighter"),
