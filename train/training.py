@@ -115,6 +115,7 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
     from train.keras_env import keras, tf
     from train.model import build_model
 
+    strategy = distribution_strategy()  # before any other TensorFlow op: collective ops are configured at startup
     keras.utils.set_random_seed(config.seed)
     arrays, skipped = {}, []
     for name, items in splits.items():
@@ -141,7 +142,6 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
     )
     val_ds = tf.data.Dataset.from_tensor_slices(arrays["val"]).batch(256)
 
-    strategy = distribution_strategy()
     with strategy.scope():
         model = build_model(config.image_size, dropout=config.dropout, width=config.width)
         schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps_per_epoch)
@@ -152,13 +152,13 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
         )
     log(f"model: {model.count_params():,} parameters, input {config.image_size}x{config.image_size}x1")
 
-    best_path = config.out / "best_weights.h5"
+    # The best epoch's weights are kept in memory, not in a file: under MultiWorkerMirroredStrategy
+    # only the chief worker's checkpoint files survive, and every worker needs the best weights.
     callbacks = [
         keras.callbacks.BackupAndRestore(str(config.out / CHECKPOINT_DIR)),
-        keras.callbacks.ModelCheckpoint(
-            str(best_path), monitor="val_auc", mode="max", save_best_only=True, save_weights_only=True
+        keras.callbacks.EarlyStopping(
+            monitor="val_auc", mode="max", patience=config.patience, restore_best_weights=True
         ),
-        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.patience),
     ]
     history = model.fit(
         train_ds,
@@ -168,7 +168,6 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
         callbacks=callbacks,
         verbose=2,
     )
-    model.load_weights(str(best_path))
     shutil.rmtree(config.out / CHECKPOINT_DIR, ignore_errors=True)  # finished: nothing left to resume
 
     scores = {name: model.predict(x, batch_size=256, verbose=0).ravel() for name, (x, _) in arrays.items()}
@@ -184,7 +183,6 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
         evaluation["official_test"] = metrics.screening_summary(y, official_scores, threshold, seed=config.seed)
 
     save_model_atomically(model, config.out / MODEL_FILE)
-    best_path.unlink()
     report = {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "contract": {
