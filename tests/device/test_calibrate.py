@@ -24,6 +24,7 @@ from edge_app.cli import main
 from edge_app.dataset import patient_id
 from edge_app.model_store import DEFAULT_MODEL, load_model
 from tests.conftest import FIXTURE_DATA
+from tests.device.test_scan import GOOD_IMAGES, with_checksum
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_VARIANTS = {
@@ -135,6 +136,17 @@ def test_a_profile_for_another_model_falls_back_to_the_models_threshold(home, sh
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert lines and all(line["threshold"] == shipped_model.threshold for line in lines)
     assert "made for another model" in result.stderr and "2026-01-02" in result.stderr
+
+
+def test_after_a_model_update_scans_use_the_new_models_threshold(home, site, tmp_path, monkeypatch, tiny_int8_model):
+    assert run("calibrate", str(site)).exit_code == 0
+    new_model = with_checksum(tiny_int8_model, tmp_path / "update")
+    monkeypatch.setenv("PNEUMOSCAN_MODEL", str(new_model))
+    result = CliRunner().invoke(main, ["scan", str(GOOD_IMAGES[0]), "--format", "json", "--no-history"])
+    (scanned,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert scanned["threshold"] == load_model(new_model).threshold
+    assert "made for another model" in result.stderr
+    assert json.loads(run("info", "--format", "json").stdout)["threshold_source"] == "model"
 
 
 def test_the_command_line_threshold_overrides_the_site(home, site, shipped_model):
