@@ -91,6 +91,23 @@ def _open_history():
         raise CannotStart(str(exc)) from exc
 
 
+def _past_scans(since: str | None, patient_id: str | None = None) -> list[dict]:
+    """Stored results from the local date or time `since` typed on the command line (all when None)."""
+    from edge_app import history
+    from edge_app.paths import history_path
+
+    try:
+        since_utc = None if since is None else history.parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    if not history_path().exists():
+        return []
+    db = _open_history()
+    records = history.query(db, since=since_utc, patient_id=patient_id)
+    db.close()
+    return records
+
+
 @click.group(
     epilog="\b\nExamples:\n"
     "  edge-scan scan --samples                  scan the sample X-rays that come with PneumoScan\n"
@@ -199,19 +216,9 @@ def scan(
 )
 def history_command(since: str | None, patient_id: str | None, fmt: str) -> None:
     """Show past scans, oldest first."""
-    from edge_app import history
     from edge_app.output import history_writer
-    from edge_app.paths import history_path
 
-    try:
-        since_utc = None if since is None else history.parse_since(since)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
-    records = []
-    if history_path().exists():
-        db = _open_history()
-        records = history.query(db, since=since_utc, patient_id=patient_id)
-        db.close()
+    records = _past_scans(since, patient_id)
     writer = history_writer(fmt, sys.stdout)
     writer.start()
     for record in records:
@@ -233,21 +240,16 @@ def stats(since: str | None, fmt: str, prevalence: float | None) -> None:
     Warns when recent referrals depart from what the site calibration predicts, or when
     one kind of rejection climbs: the X-ray machine, the model or the children may have changed.
     """
-    from edge_app import history, site_profile, stats_report
+    from edge_app import site_profile, stats_report
     from edge_app.stats import summarize
 
-    try:
-        since_utc = None if since is None else history.parse_since(since)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    records = _past_scans(since)
     try:
         profile = site_profile.load_profile()
     except site_profile.ProfileError as exc:
         click.echo(f"Warning: {exc} Referrals are not compared with a calibration.", err=True)
         profile = None
-    db = _open_history()
-    summary = summarize(history.query(db, since=since_utc), profile, prevalence)
-    db.close()
+    summary = summarize(records, profile, prevalence)
     click.echo(json.dumps(summary, indent=2) if fmt == "json" else stats_report.format_table(summary))
 
 

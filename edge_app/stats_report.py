@@ -10,6 +10,8 @@ def _percent(value: float | None) -> str:
 
 
 def format_table(summary: dict) -> str:
+    if not summary["scans"]:
+        return "No scans in the history for this period."
     lines = [f"Scans: {summary['scans']}"]
     lines += [f"  {status}: {count}" for status, count in sorted(summary["by_status"].items())]
     if summary["rejections"]:
