@@ -21,6 +21,7 @@ default-model: $(RUN)/quantize/pruned_int8.tflite
 	cp $(RUN)/quantize/model_card.md $(MODELS)/MODEL_CARD.md
 	cp $(RUN)/train/report.json $(MODELS)/train_report.json
 	cp $(RUN)/quantize/quantize_report.json $(MODELS)/quantize_report.json
+	python -m tests.fixtures.shipped_golden
 	edge-scan selftest
 
 $(RUN)/train/model.keras:
