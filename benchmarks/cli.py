@@ -80,6 +80,7 @@ def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
 @click.option("--no-scaling", is_flag=True, help="Skip the resolution and batch-size scaling runs.")
 @click.option("--no-edge-scan", is_flag=True, help="Skip measuring the edge-scan speed targets.")
 @click.option("--no-robustness", is_flag=True, help="Skip accuracy under simulated acquisition shifts.")
+@click.option("--no-heatmap", is_flag=True, help="Skip timing the occlusion heatmaps of edge-scan --heatmap-dir.")
 def main(**options) -> None:
     """Benchmark model variants on the same images: AUC, sensitivity and specificity
     with 95% bootstrap CIs; latency (inference alone and end to end, by stage) per
@@ -107,6 +108,7 @@ def main(**options) -> None:
         scaling=not options["no_scaling"],
         edge_scan=not options["no_edge_scan"],
         robustness=not options["no_robustness"],
+        heatmap=not options["no_heatmap"],
     )
     try:
         results = run_benchmark(config)

@@ -207,6 +207,28 @@ def _edge_scan_section(scan: dict) -> list[str]:
     ]
 
 
+def _heatmap_section(heatmap: dict) -> list[str]:
+    rows = [
+        [
+            f"{g['patch_px']} px squares every {g['stride_px']} px",
+            str(g["occluded_copies"]),
+            "yes" if g["batched"] else "no (one by one)",
+            _num(g["model_median_ms"], 1),
+            _num(g["median_ms"], 1),
+            _num(g["p95_ms"], 1),
+        ]
+        for g in heatmap["grids"]
+    ]
+    return [
+        f"`edge-scan scan --heatmap-dir` on top of the scan, model `{heatmap['model']}`, 1 thread, "
+        f"{heatmap['grids'][0]['images']} images: occluded copies scored by the int8 model, then the PNG overlay. "
+        f"The first row is the grid edge-scan uses; target ≤ {heatmap['target_ms']:g} ms: "
+        f"{'met' if heatmap['met'] else '**not met**'}.",
+        "",
+        *_table(["grid", "copies", "batched", "model p50 ms", "total p50 ms", "total p95 ms"], rows),
+    ]
+
+
 def _comparison_lines(comparisons: dict) -> list[str]:
     lines = []
     if "keras_predict_over_int8_end_to_end_1_thread" in comparisons:
@@ -271,6 +293,8 @@ def markdown(results: dict) -> str:
         lines += ["", "## Robustness to acquisition shifts", "", *_robustness_section(results["robustness"])]
     if results.get("edge_scan"):
         lines += ["", "## edge-scan speed targets", "", *_edge_scan_section(results["edge_scan"])]
+    if results.get("heatmap"):
+        lines += ["", "## Heatmap cost", "", *_heatmap_section(results["heatmap"])]
     return "\n".join(lines) + "\n"
 
 

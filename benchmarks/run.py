@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks import accuracy, images, latency, robustness, scaling, scan_speed
+from benchmarks import accuracy, heatmap_cost, images, latency, robustness, scaling, scan_speed
 from benchmarks.machine import describe_machine
 from benchmarks.predictors import load_predictor, predict_all
 from benchmarks.probe import measure
@@ -50,6 +50,7 @@ class BenchConfig:
     scaling: bool = True
     edge_scan: bool = True
     robustness: bool = True
+    heatmap: bool = True
     plots: bool = True
     seed: int = 0
     scaling_widths: tuple[int, ...] = DEFAULT_WIDTHS
@@ -233,6 +234,11 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
             log(f"edge-scan targets not measured: {exc}")
             scan = {"available": False, "reason": str(exc)}
 
+    heatmap = None
+    if config.heatmap and device_model:
+        log(f"heatmap cost with {device_model.name}")
+        heatmap = heatmap_cost.heatmap_cost(device_model.path, timing, log=log) | {"model": device_model.name}
+
     labelled = inputs_by_size[next(iter(inputs_by_size))]
     return {
         "machine": machine,
@@ -253,5 +259,6 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
         "scaling": scaling_results,
         "robustness": shifts,
         "edge_scan": scan,
+        "heatmap": heatmap,
         "wall_seconds": time.perf_counter() - started,
     }

@@ -145,6 +145,11 @@ def main() -> None:
 @click.option("--patient-id", help="Patient identifier to save with these scans.")
 @click.option("--operator", help="Name of the person scanning, saved with these scans.")
 @click.option("--no-history", is_flag=True, help="Do not save these scans in the history.")
+@click.option(
+    "--heatmap-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write a heatmap PNG per scanned image here: red where covering the image lowers the score most.",
+)
 def scan(
     paths: tuple[Path, ...],
     samples: bool,
@@ -155,6 +160,7 @@ def scan(
     patient_id: str | None,
     operator: str | None,
     no_history: bool,
+    heatmap_dir: Path | None,
 ) -> None:
     """Scan X-ray images (JPEG, PNG or DICOM files, or folders of them).
 
@@ -163,6 +169,7 @@ def scan(
     DICOM needs the extra: pip install "pneumoscan[dicom]".
     """
     from edge_app import history
+    from edge_app.clinic_outputs import ClinicOutputs
     from edge_app.output import scan_writer
     from edge_app.paths import SAMPLES_DIR, history_path
     from edge_app.progress import Progress
@@ -181,11 +188,15 @@ def scan(
     writer = scan_writer(fmt, sys.stdout, model.threshold)
     progress = Progress(len(files), enabled=any(path.is_dir() for path in inputs))
     all_ok = True
+    outputs = ClinicOutputs(model, heatmap_dir) if heatmap_dir else None
     writer.start()
     try:
-        for result in scan_files(files, model, ScanContext(patient_id, operator), record):
+        results = scan_files(files, model, ScanContext(patient_id, operator), record)
+        for path, result in zip(files, results, strict=True):
             progress.clear()
             writer.write(result.as_dict())
+            if outputs is not None:
+                outputs.add(path, result)
             progress.advance()
             all_ok &= result.status == OK
     except sqlite3.Error as exc:

@@ -220,3 +220,14 @@ def test_default_variants_are_what_edge_quantize_wrote_plus_its_source_keras(tin
     assert [(v.name, v.kind) for v in variants] == [("keras", "keras")] + [(n, "tflite") for n in ALL_VARIANTS[1:]]
     picked = resolve_variants(("int8", "keras"), tiny_quantize_run, tiny_training_run / "model.keras")
     assert [v.name for v in picked] == ["int8", "keras"]
+
+
+def test_heatmap_cost_is_measured_at_the_edge_scan_grid_and_a_finer_one(tiny_results):
+    _, results = tiny_results
+    heatmap = results["heatmap"]
+    shipped, finer = heatmap["grids"]
+    assert (shipped["patch_px"], shipped["stride_px"], shipped["occluded_copies"]) == (8, 4, 49)  # 32 px tiny input
+    assert finer["occluded_copies"] > shipped["occluded_copies"]
+    assert 0 < shipped["model_median_ms"] <= shipped["median_ms"]
+    assert heatmap["met"] == (shipped["median_ms"] <= heatmap["target_ms"])
+    assert "## Heatmap cost" in markdown(results)

@@ -1,0 +1,101 @@
+"""Occlusion heatmaps: the map is the model's own response to covering each part of the image."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from edge_app.cli import main
+from edge_app.heatmap import OcclusionMapper, default_grid, explain, heatmap_name, overlay, patch_origins
+from edge_app.model_store import load_model
+from edge_app.paths import SAMPLES_DIR
+from edge_app.preprocess import decode_image, preprocess, to_model_input
+
+PNEUMONIA_SAMPLE = SAMPLES_DIR / "person868_virus_1514.jpeg"
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    return load_model()
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def test_the_squares_cover_the_whole_input_including_the_last_border():
+    assert default_grid(128) == (32, 16) and default_grid(32) == (8, 4)
+    assert patch_origins(128, 32, 16) == [0, 16, 32, 48, 64, 80, 96]
+    assert patch_origins(128, 32, 40) == [0, 40, 80, 96]
+    assert patch_origins(32, 32, 16) == [0]
+
+
+def test_a_corner_pixel_shows_exactly_the_drop_from_covering_the_corner_square(shipped_model):
+    mapper = OcclusionMapper(shipped_model.classifier)
+    x = preprocess(PNEUMONIA_SAMPLE, shipped_model.input_size)
+    probability = shipped_model.classifier.predict(x)
+    drop = mapper.logit_drop(x, probability)
+    covered = x.copy()
+    covered[: mapper.patch, : mapper.patch] = 0.0  # the grey square: mid-rank of the equalised input
+    expected = logit(probability) - logit(shipped_model.classifier.predict(covered))
+    assert drop.shape == (shipped_model.input_size,) * 2
+    assert drop[0, 0] == pytest.approx(max(expected, 0.0), abs=1e-6)
+    assert drop.min() >= 0.0 and drop.max() > 0.1  # covering some part of a pneumonia X-ray lowers its score
+
+
+def test_scoring_copies_one_by_one_gives_the_same_map_as_one_batch(shipped_model):
+    batched = OcclusionMapper(shipped_model.classifier)
+    assert batched.batched
+    one_by_one = OcclusionMapper(shipped_model.classifier)
+    one_by_one.interpreter.resize_tensor_input(one_by_one._input["index"], list(shipped_model.classifier.input_shape))
+    one_by_one.interpreter.allocate_tensors()
+    one_by_one.batched = False
+    x = preprocess(PNEUMONIA_SAMPLE, shipped_model.input_size)
+    probability = shipped_model.classifier.predict(x)
+    assert np.allclose(batched.logit_drop(x, probability), one_by_one.logit_drop(x, probability))
+
+
+def test_the_overlay_keeps_the_xray_shape_and_is_red_only_where_the_score_dropped():
+    image = Image.fromarray(np.full((300, 400), 128, dtype=np.uint8))
+    drop = np.zeros((128, 128))
+    drop[:, 64:] = 5.0  # right half matters
+    shown = np.asarray(overlay(image, drop)).astype(int)
+    assert shown.shape == (300, 400, 3)
+    left, right = shown[:, :150], shown[:, 250:]
+    assert np.all(left[..., 0] == left[..., 1])  # grey: untouched
+    assert np.all(right[..., 0] > right[..., 1] + 50)  # red
+
+
+def test_explain_gives_both_pngs(shipped_model):
+    image = decode_image(PNEUMONIA_SAMPLE, shipped_model.input_size)
+    x = to_model_input(image, shipped_model.input_size)
+    explanation = explain(OcclusionMapper(shipped_model.classifier), image, x, shipped_model.classifier.predict(x))
+    assert explanation.image_png.startswith(b"\x89PNG") and explanation.overlay_png.startswith(b"\x89PNG")
+    assert explanation.max_logit_drop > 0.1
+
+
+def test_edge_scan_writes_one_heatmap_per_scanned_image_and_none_for_rejected_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("PNEUMOSCAN_HOME", str(tmp_path / "home"))
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for name in ("IM-0230-0001.jpeg", "person868_virus_1514.jpeg"):
+        shutil.copyfile(SAMPLES_DIR / name, batch / name)
+    (batch / "broken.jpeg").write_bytes(b"not a picture")
+    result = CliRunner().invoke(main, ["scan", str(batch), "--heatmap-dir", str(tmp_path / "maps"), "--format", "json"])
+    assert result.exit_code == 1  # the broken file is rejected; the rest still scanned
+    written = sorted(p.name for p in (tmp_path / "maps").iterdir())
+    assert len(written) == 2 and all(name.endswith(".heatmap.png") for name in written)
+    assert not any(name.startswith("broken") for name in written)
+    with Image.open(tmp_path / "maps" / written[1]) as png:
+        with Image.open(SAMPLES_DIR / "person868_virus_1514.jpeg") as source:
+            assert abs(png.width / png.height - source.width / source.height) < 0.02
+
+
+def test_heatmap_names_keep_same_named_files_from_two_folders_apart():
+    assert heatmap_name("/a/x.jpeg", "ab" * 32) != heatmap_name("/b/x.jpeg", "cd" * 32)
