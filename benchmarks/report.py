@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmarks import parallel_scan
 from benchmarks.latency import STAGES
 from benchmarks.scan_speed import LARGE_WIDTH
 from edge_app.files import atomic_write_text
@@ -293,6 +294,9 @@ def markdown(results: dict) -> str:
         lines += ["", "## Robustness to acquisition shifts", "", *_robustness_section(results["robustness"])]
     if results.get("edge_scan"):
         lines += ["", "## edge-scan speed targets", "", *_edge_scan_section(results["edge_scan"])]
+        if "parallel" in results["edge_scan"]:
+            parallel = parallel_scan.markdown_lines(results["edge_scan"]["parallel"])
+            lines += ["", "## edge-scan parallel batch (--jobs)", "", *parallel]
     if results.get("heatmap"):
         lines += ["", "## Heatmap cost", "", *_heatmap_section(results["heatmap"])]
     return "\n".join(lines) + "\n"

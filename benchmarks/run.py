@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks import accuracy, heatmap_cost, images, latency, robustness, scaling, scan_speed
+from benchmarks import accuracy, heatmap_cost, images, latency, parallel_scan, robustness, scaling, scan_speed
 from benchmarks.machine import describe_machine
 from benchmarks.predictors import load_predictor, predict_all
 from benchmarks.probe import measure
@@ -233,6 +233,10 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
         except RuntimeError as exc:  # a failing edge-scan must not throw away the rest of a long run
             log(f"edge-scan targets not measured: {exc}")
             scan = {"available": False, "reason": str(exc)}
+        try:
+            scan["parallel"] = parallel_scan.parallel_speedup(device_model.path, timing, log=log)
+        except RuntimeError as exc:
+            scan["parallel"] = {"available": False, "reason": str(exc)}
 
     heatmap = None
     if config.heatmap and device_model:

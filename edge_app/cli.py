@@ -150,6 +150,11 @@ def main() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write a heatmap PNG per scanned image here: red where covering the image lowers the score most.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="Images read and decoded at once, in threads; results keep the input order [default: CPU count, at most 4].",
+)
 def scan(
     paths: tuple[Path, ...],
     samples: bool,
@@ -161,6 +166,7 @@ def scan(
     operator: str | None,
     no_history: bool,
     heatmap_dir: Path | None,
+    jobs: int | None,
 ) -> None:
     """Scan X-ray images (JPEG, PNG or DICOM files, or folders of them).
 
@@ -170,6 +176,7 @@ def scan(
     """
     from edge_app import history
     from edge_app.clinic_outputs import ClinicOutputs
+    from edge_app.ordered_pool import default_jobs
     from edge_app.output import scan_writer
     from edge_app.paths import SAMPLES_DIR, history_path
     from edge_app.progress import Progress
@@ -191,7 +198,7 @@ def scan(
     outputs = ClinicOutputs(model, heatmap_dir) if heatmap_dir else None
     writer.start()
     try:
-        results = scan_files(files, model, ScanContext(patient_id, operator), record)
+        results = scan_files(files, model, ScanContext(patient_id, operator), record, jobs or default_jobs())
         for path, result in zip(files, results, strict=True):
             progress.clear()
             writer.write(result.as_dict())

@@ -16,8 +16,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from edge_app.dicom_input import decode_input, is_dicom_file
 from edge_app.model_store import ScanModel
+from edge_app.ordered_pool import ordered_map
 from edge_app.preprocess import ImageRejected, to_model_input
 from edge_app.quality import check_quality
 from edge_app.runtime import sha256_hex
@@ -142,31 +145,63 @@ def classify(probability: float, threshold: float, labels: tuple[str, ...]) -> t
     return labels[1] if positive else labels[0], uncertain, positive or uncertain
 
 
-def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:
-    """Scan one image file; never raises for a bad image."""
+@dataclass(frozen=True)
+class PreparedImage:
+    """An image file read, hashed, checked and preprocessed: everything before the model.
+
+    `failure` is (status, reason, message) when the image must not reach the model."""
+
+    path: Path
+    sha256: str | None
+    model_input: np.ndarray | None
+    failure: tuple[str, str, str] | None
+    seconds: float
+    patient_id: str | None = None
+    """From the DICOM header, for a DICOM file."""
+    study_uid: str | None = None
+
+
+def prepare_image(path: Path, input_size: int) -> PreparedImage:
+    """Read, hash, decode, quality-check and preprocess one file; never raises for a bad image.
+
+    Safe to run in worker threads: it touches no model and no shared state."""
     started = time.perf_counter()
-    sha256 = None
-    label = probability = score = uncertain = refer = reason = message = study_uid = None
-    patient_id = context.patient_id
+    sha256 = model_input = failure = dicom = None
     try:
         data = Path(path).read_bytes()
         sha256 = sha256_hex(data)
-        image, dicom = decode_input(data, model.input_size, Path(path).name)
-        if dicom is not None:
-            patient_id, study_uid = patient_id or dicom.patient_id, dicom.study_uid
+        image, dicom = decode_input(data, input_size, Path(path).name)
         check_quality(image)
-        probability = model.classifier.predict(to_model_input(image, model.input_size))
-        label, uncertain, refer = classify(probability, model.threshold, model.labels)
-        score = round(threshold_score(probability, model.threshold))
-        status = OK
+        model_input = to_model_input(image, input_size)
     except ImageRejected as exc:
-        status, reason, message = REJECTED, exc.reason, str(exc)
+        failure = (REJECTED, exc.reason, str(exc))
     except OSError as exc:
-        status, reason, message = ERROR, UNREADABLE_FILE, f"The file could not be read ({exc.strerror or exc})."
+        failure = (ERROR, UNREADABLE_FILE, f"The file could not be read ({exc.strerror or exc}).")
     except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
-        status, reason, message = ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}"
+        failure = (ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}")
+    seconds = time.perf_counter() - started
+    if dicom is None:
+        return PreparedImage(Path(path), sha256, model_input, failure, seconds)
+    return PreparedImage(Path(path), sha256, model_input, failure, seconds, dicom.patient_id, dicom.study_uid)
+
+
+def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:
+    """Run the model on a prepared image and make its result record; never raises for a bad image.
+    `elapsed_ms` is the work spent on this image (preparing plus the model), not time spent waiting in a queue."""
+    started = time.perf_counter()
+    label = probability = score = uncertain = refer = reason = message = None
+    if prepared.failure is not None:
+        status, reason, message = prepared.failure
+    else:
+        try:
+            probability = model.classifier.predict(prepared.model_input)
+            label, uncertain, refer = classify(probability, model.threshold, model.labels)
+            score = round(threshold_score(probability, model.threshold))
+            status = OK
+        except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
+            status, reason, message = ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}"
     return ScanResult(
-        path=display_path(path),
+        path=display_path(prepared.path),
         status=status,
         label=label,
         probability=probability,
@@ -176,16 +211,21 @@ def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()
         refer=refer,
         reason=reason,
         message=message,
-        sha256=sha256,
+        sha256=prepared.sha256,
         model_sha256=model.sha256,
         model_version=model.version,
         runtime=model.runtime,
         scanned_at=now_utc(),
-        elapsed_ms=round((time.perf_counter() - started) * 1000.0, 2),
-        patient_id=patient_id,
+        elapsed_ms=round((prepared.seconds + time.perf_counter() - started) * 1000.0, 2),
+        patient_id=context.patient_id or prepared.patient_id,
         operator=context.operator,
-        study_uid=study_uid,
+        study_uid=prepared.study_uid,
     )
+
+
+def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:
+    """Scan one image file; never raises for a bad image."""
+    return scan_prepared(prepare_image(path, model.input_size), model, context)
 
 
 def scan_files(
@@ -193,11 +233,14 @@ def scan_files(
     model: ScanModel,
     context: ScanContext = ScanContext(),
     record: Callable[[ScanResult], None] | None = None,
+    jobs: int = 1,
 ) -> Iterator[ScanResult]:
-    """Scan each file in turn. `record(result)` (the history) runs before the
-    result is handed on, so nothing is shown that was not saved first."""
-    for path in paths:
-        result = scan_file(path, model, context)
+    """Scan files in input order. With jobs > 1, files are read and decoded on `jobs` threads a few
+    files ahead, while the model runs here, one image at a time. `record(result)` (the history) runs
+    before the result is handed on, so nothing is shown that was not saved first."""
+    prepared_images = ordered_map(lambda path: prepare_image(path, model.input_size), paths, jobs)
+    for prepared in prepared_images:
+        result = scan_prepared(prepared, model, context)
         if record is not None:
             record(result)
         yield result
