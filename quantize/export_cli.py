@@ -87,3 +87,40 @@ def model_package(model: Path, key: Path, out: Path, card: Path | None) -> None:
         sys.exit(1)
     click.echo(f"Model package: {summary['path']} ({summary['bytes']:,} bytes)")
     click.echo(f"Model sha256 {summary['model_sha256']}, signed with key {summary['key_id']}")
+
+
+@main.command()
+@click.option(
+    "--platform",
+    "platform_name",
+    required=True,
+    type=click.Choice(["linux-aarch64", "linux-x86_64", "win-amd64", "macos-arm64"]),
+    help="The devices' platform: linux-aarch64 is a Raspberry Pi 4/5 with 64-bit Raspberry Pi OS.",
+)
+@click.option("--python", "python_version", default="3.11", show_default=True, help="The devices' Python (X.Y).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write (copy it to a USB stick). An earlier bundle there is replaced once the new one is complete.",
+)
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="PneumoScan source folder to build the wheel from [default: the one this edge-export runs from].",
+)
+def bundle(platform_name: str, python_version: str, out: Path, source: Path | None) -> None:
+    """Offline install bundle: the pneumoscan wheel and every dependency wheel for PLATFORM,
+    SHA256SUMS, install.sh or install.ps1 (installs with no network, then runs the self-test), INSTALL.md.
+
+    Needs the package registry on this machine; the devices need none."""
+    from quantize.offline_bundle import BundleError, build_bundle
+
+    try:
+        summary = build_bundle(platform_name, python_version, out, source, log=lambda m: click.echo(m, err=True))
+    except BundleError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Bundle: {summary['folder']} ({summary['bytes'] / 1e6:.1f} MB, {len(summary['wheels'])} wheels)")
+    click.echo(f"pneumoscan {summary['pneumoscan']} for {platform_name}, Python {python_version}")
+    click.echo(f"On the device: {summary['script']} (see {summary['folder']}/INSTALL.md)")

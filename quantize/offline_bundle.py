@@ -1,0 +1,206 @@
+"""Offline install bundles: everything a device needs to install PneumoScan with no internet.
+
+`pip download` with explicit platform tags fetches, on a connected machine,
+the wheels another platform needs: so an engineer's laptop can fill a USB
+stick for twenty Raspberry Pis. The bundle holds the pneumoscan wheel, every
+dependency wheel, SHA256SUMS, an install script that installs with
+`--no-index` (pip never looks at the network) and runs `edge-scan selftest`,
+and an INSTALL.md for the person holding the stick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from edge_app.files import atomic_write_text
+from edge_app.runtime import sha256_hex
+
+RUNTIME_WHEEL = re.compile(r"^ai_edge_litert-.*\.whl$")
+
+
+def _manylinux(arch: str) -> tuple[str, ...]:
+    """glibc 2.28 or newer (Debian 10+, Raspberry Pi OS bullseye/bookworm, Ubuntu 20.04+). pip does not
+    widen a manylinux_2_28 tag to older glibc versions by itself, so every accepted tag is listed."""
+    return (*(f"manylinux_2_{minor}_{arch}" for minor in range(28, 16, -1)), f"manylinux2014_{arch}")
+
+
+@dataclass(frozen=True)
+class Platform:
+    description: str
+    tags: tuple[str, ...]
+    script: str
+    requirements: str
+    edge_scan: str
+
+
+_UNIX_STEP = "Open a terminal in the copied folder and run: `sh install.sh` (it installs into ~/pneumoscan)."
+PLATFORMS = {
+    "linux-aarch64": Platform(
+        "Linux on 64-bit ARM (Raspberry Pi 4/5)",
+        _manylinux("aarch64"),
+        "install.sh",
+        "64-bit Raspberry Pi OS (bullseye or newer) or another 64-bit ARM Linux with glibc 2.28 or newer. "
+        "32-bit Raspberry Pi OS cannot run PneumoScan (there is no 32-bit LiteRT).",
+        "~/pneumoscan/bin/edge-scan",
+    ),
+    "linux-x86_64": Platform(
+        "Linux on a 64-bit Intel/AMD PC",
+        _manylinux("x86_64"),
+        "install.sh",
+        "A 64-bit Linux with glibc 2.28 or newer (Debian 10+, Ubuntu 20.04+).",
+        "~/pneumoscan/bin/edge-scan",
+    ),
+    "win-amd64": Platform(
+        "Windows 10/11, 64-bit",
+        ("win_amd64",),
+        "install.ps1",
+        "64-bit Windows 10 or 11 with Python from python.org (tick 'py launcher' when installing it).",
+        r"%LOCALAPPDATA%\pneumoscan-venv\Scripts\edge-scan.exe",
+    ),
+    "macos-arm64": Platform(
+        "macOS on Apple silicon (M1 or newer)",
+        ("macosx_12_0_arm64",),
+        "install.sh",
+        "macOS 12 or newer on Apple silicon, with Python from python.org or Homebrew.",
+        "~/pneumoscan/bin/edge-scan",
+    ),
+}
+
+
+class BundleError(Exception):
+    """The bundle cannot be made; the message says why (often: a wheel missing for that platform)."""
+
+
+def host_platform() -> str | None:
+    """The bundle platform name of the machine this runs on, or None if PneumoScan has no bundle for it."""
+    machine = platform.machine().lower()
+    names = {
+        ("linux", "aarch64"): "linux-aarch64",
+        ("linux", "arm64"): "linux-aarch64",
+        ("linux", "x86_64"): "linux-x86_64",
+        ("linux", "amd64"): "linux-x86_64",
+        ("win32", "amd64"): "win-amd64",
+        ("darwin", "arm64"): "macos-arm64",
+    }
+    return names.get((sys.platform, machine))
+
+
+def source_root() -> Path:
+    """The PneumoScan source tree this code runs from (a checkout or an editable install)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def _pip(args: list[str], what: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("WARNING"))[-2000:]
+        raise BundleError(f"{what} failed (pip exit {done.returncode}); this needs the package registry.\n{tail}")
+
+
+def download_wheels(source: Path, wheels: Path, target: Platform, python: str) -> Path:
+    """Build the pneumoscan wheel from `source`, then fetch every dependency wheel for `target`."""
+    if not (source / "pyproject.toml").is_file():
+        raise BundleError(f"{source}: no pyproject.toml; pass the PneumoScan source folder with --source.")
+    _pip(["wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)], "Building the pneumoscan wheel")
+    built = sorted(wheels.glob("pneumoscan-*.whl"))
+    if not built:
+        raise BundleError(f"Building from {source} produced no pneumoscan wheel.")
+    platform_args = [arg for tag in target.tags for arg in ("--platform", tag)]
+    _pip(
+        ["download", "--quiet", "--only-binary=:all:", *platform_args, "--python-version", python]
+        + ["--implementation", "cp", "--dest", str(wheels), str(built[-1])],
+        f"Downloading wheels for {target.description}, Python {python}",
+    )
+    if not any(RUNTIME_WHEEL.match(path.name) for path in wheels.iterdir()):
+        raise BundleError(f"No LiteRT (ai-edge-litert) wheel for {target.description}, Python {python}.")
+    return built[-1]
+
+
+def _template(name: str) -> str:
+    return resources.files("quantize").joinpath("bundle_templates", name).read_text(encoding="utf-8")
+
+
+def write_scripts(folder: Path, name: str, target: Platform, python: str, version: str) -> None:
+    """The install script and INSTALL.md, filled in for this platform and Python."""
+    script = _template(target.script).replace("@PYTHON_VERSION@", python)
+    (folder / target.script).write_text(script, encoding="utf-8", newline="\r\n" if name == "win-amd64" else "\n")
+    (folder / target.script).chmod(0o755)
+    run_step = (
+        "Right-click `install.ps1` and choose *Run with PowerShell* (or run: "
+        "`powershell -ExecutionPolicy Bypass -File install.ps1`)."
+        if target.script == "install.ps1"
+        else _UNIX_STEP
+    )
+    values = {
+        "@VERSION@": version,
+        "@PLATFORM_NAME@": target.description,
+        "@PYTHON_VERSION@": python,
+        "@CREATED@": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "@REQUIREMENTS@": target.requirements,
+        "@RUN_STEP@": run_step,
+        "@EDGE_SCAN@": target.edge_scan,
+    }
+    text = _template("INSTALL.md")
+    for key, value in values.items():
+        text = text.replace(key, value)
+    (folder / "INSTALL.md").write_text(text, encoding="utf-8")
+
+
+def write_checksums(folder: Path) -> None:
+    """SHA256SUMS (sha256sum format) for every file but itself, so the stick can be checked on arrival."""
+    lines = [
+        f"{sha256_hex(path.read_bytes())}  {path.relative_to(folder).as_posix()}"
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "SHA256SUMS"
+    ]
+    (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _replace_folder(staging: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(out, old)
+    os.replace(staging, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_bundle(
+    name: str, python: str, out: Path, source: Path | None = None, log: Callable[[str], None] = lambda m: None
+) -> dict:
+    """Write the bundle for platform `name` and Python `python` ("3.11") into `out`, replacing an
+    earlier bundle there only once the new one is complete."""
+    if name not in PLATFORMS:
+        raise BundleError(f"Unknown platform {name}; choose one of {', '.join(PLATFORMS)}.")
+    if not re.fullmatch(r"3\.\d{1,2}", python):
+        raise BundleError(f"--python {python}: give a CPython version like 3.11.")
+    target, out = PLATFORMS[name], Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        log(f"Building the pneumoscan wheel and downloading wheels for {target.description}, Python {python} ...")
+        wheel = download_wheels(source or source_root(), staging / "wheels", target, python)
+        version = wheel.name.split("-")[1]
+        write_scripts(staging, name, target, python, version)
+        wheels = sorted(path.name for path in (staging / "wheels").iterdir())
+        manifest = {"platform": name, "python": python, "tags": list(target.tags), "pneumoscan": version}
+        atomic_write_text(staging / "bundle.json", json.dumps(manifest | {"wheels": wheels}, indent=2) + "\n")
+        write_checksums(staging)
+        _replace_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+    return manifest | {"folder": out, "wheels": wheels, "bytes": size, "script": target.script}
