@@ -7,7 +7,9 @@ it over the target, which is atomic on POSIX and Windows file systems.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,3 +41,14 @@ def atomic_write_text(path: Path, text: str) -> Path:
 def save_model_atomically(model, path: Path) -> Path:
     """Save a Keras model (format chosen by the suffix of `path`)."""
     return atomic_write(path, lambda tmp: model.save(str(tmp)))
+
+
+def replace_folder(staging: Path, target: Path) -> None:
+    """Put a completed folder in place of `target` (if any): renames only, so `target` is never half-written."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.replaced-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

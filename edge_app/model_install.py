@@ -11,7 +11,6 @@ Earlier models stay installed, so `rollback` is one pointer switch.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from edge_app.active_model import (
     read_state,
     write_state,
 )
-from edge_app.files import atomic_write_bytes
+from edge_app.files import atomic_write_bytes, replace_folder
 from edge_app.model_metadata import read_metadata
 from edge_app.model_package import CARD_FILE, MANIFEST_FILE, ModelPackage, PackageRefused, read_package
 from edge_app.model_store import DEFAULT_MODEL, ModelError, ScanModel, load_model, sidecar_path
@@ -136,17 +135,6 @@ def _verify_staged(staging: Path, package: ModelPackage) -> SelftestReport:
     return report
 
 
-def _move_into_place(staging: Path, target: Path) -> None:
-    """Rename the staged folder to its final name, replacing an earlier copy of the same model."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".replaced-{uuid.uuid4().hex}")
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _current_state() -> ActiveState:
     try:
         return read_state()
@@ -162,7 +150,7 @@ def install_package(path: Path) -> Installed:
     staging = _stage(package, path)
     try:
         report = _verify_staged(staging, package)
-        _move_into_place(staging, models_dir() / model_id)
+        replace_folder(staging, models_dir() / model_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     state = _current_state()

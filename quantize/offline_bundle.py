@@ -11,7 +11,6 @@ and an INSTALL.md for the person holding the stick.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
 import shutil
@@ -24,7 +23,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from edge_app.files import atomic_write_text
+from edge_app.files import atomic_write_text, replace_folder
 from edge_app.runtime import sha256_hex
 
 RUNTIME_WHEEL = re.compile(r"^ai_edge_litert-.*\.whl$")
@@ -168,16 +167,6 @@ def write_checksums(folder: Path) -> None:
     (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _replace_folder(staging: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(out, old)
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build_bundle(
     name: str, python: str, out: Path, source: Path | None = None, log: Callable[[str], None] = lambda m: None
 ) -> dict:
@@ -199,7 +188,7 @@ def build_bundle(
         manifest = {"platform": name, "python": python, "tags": list(target.tags), "pneumoscan": version}
         atomic_write_text(staging / "bundle.json", json.dumps(manifest | {"wheels": wheels}, indent=2) + "\n")
         write_checksums(staging)
-        _replace_folder(staging, out)
+        replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
