@@ -126,7 +126,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--samples", is_flag=True, help="Also scan the sample X-rays that come with PneumoScan.")
 @model_option("A .tflite model to use instead of the built-in one.")
 @click.option(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import datetime
 from typing import TextIO
 
@@ -99,6 +100,18 @@ def _number(value: float | int | None, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (newline, escape) and the bidirectional overrides that reorder what is shown."""
+
+
+def printable(text: str | None) -> str | None:
+    """Text for one table cell: control characters shown as escapes (\\n, \\x1b, \\u202e), so a
+    file named "x\\nPNEUMONIA ..." cannot print a forged row or recolour the terminal."""
+    if text is None:
+        return None
+    return _UNPRINTABLE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def local_time(iso_utc: str) -> str:
     return datetime.fromisoformat(iso_utc).astimezone().strftime("%Y-%m-%d %H:%M")
 
@@ -132,11 +145,11 @@ class ScanTableWriter:
                 score=_number(record["score"], "{}"),
                 probability=_number(record["probability"], "{:.3f}"),
                 threshold=_number(record["threshold"], "{:.3f}"),
-                path=record["path"],
+                path=printable(record["path"]),
             )
         )
         if record["status"] != OK:
-            self._line(f"    {record['message']}")
+            self._line(f"    {printable(record['message'])}")
             self.counts["not_scanned"] += 1
         else:
             self.counts["ok"] += 1
@@ -176,11 +189,11 @@ class HistoryTableWriter:
         self.stream.write(
             self._ROW.format(
                 time=local_time(record["scanned_at"]),
-                patient=record["patient_id"] or "-",
-                operator=record["operator"] or "-",
+                patient=printable(record["patient_id"]) or "-",
+                operator=printable(record["operator"]) or "-",
                 result=verdict(record) if record["status"] == OK else f"{verdict(record)} ({record['reason']})",
                 score=_number(record["score"], "{}"),
-                path=record["path"],
+                path=printable(record["path"]),
             )
             + "\n"
         )

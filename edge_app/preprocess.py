@@ -20,13 +20,14 @@ The steps, and why:
 from __future__ import annotations
 
 import io
-import warnings
+import math
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from edge_app.contract import DEFAULT_INPUT_SIZE
+from edge_app.damage import DamagedImage, check_decoded_jpeg, check_file_structure, decoder_warnings_as_damage
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG"})
 MAX_PIXELS = 64_000_000
@@ -36,6 +37,9 @@ claiming more is a decompression bomb or not a radiograph."""
 SOURCE_SIZE_KEY = "pneumoscan_source_size"
 
 _EQUALISE_BINS = 256
+_EXIF_ORIENTATION = 0x0112
+_BAND_PIXELS = 1 << 20
+"""Source pixels converted to float per pass of `squash` (4 MB as float32)."""
 
 
 class ImageRejected(ValueError):
@@ -56,14 +60,39 @@ def decode_image(source: str | Path | bytes, size: int = DEFAULT_INPUT_SIZE) -> 
     quality gate can still see colour or bit depth before grayscale conversion.
     `image.info[SOURCE_SIZE_KEY]` keeps the stored (width, height), because a
     JPEG decoded with draft is smaller than the file it came from.
+
+    Any warning from Pillow while opening or decoding (corrupt EXIF, a bad
+    chunk) rejects the file as damaged: a decoder that had to guess may have
+    guessed pixels.
     """
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     if not data:
         raise ImageRejected("empty_file", "The file is empty (0 bytes).")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+        with decoder_warnings_as_damage():
+            check_file_structure(data)
+            image = _open(data)
+            width, height = image.size
+            if image.format == "JPEG":
+                image.draft(image.mode, (size, size))
+            image.load()
+            if image.format == "JPEG":
+                check_decoded_jpeg(image)
+            decoded = ImageOps.exif_transpose(image) if _needs_transpose(image) else image
+    except ImageRejected:
+        raise
+    except DamagedImage as exc:
+        raise ImageRejected("corrupt_image", f"The image file is damaged: {exc}.") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageRejected("corrupt_image", "The image file is damaged or incomplete (truncated).") from exc
+    decoded.info[SOURCE_SIZE_KEY] = (width, height)
+    return decoded
+
+
+def _open(data: bytes) -> Image.Image:
+    """Identify the image and refuse, before decoding anything, formats we do not scan and impossible sizes."""
+    try:
+        image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected("decompression_bomb", f"The image is far too large to be a real X-ray ({exc}).") from exc
     except (UnidentifiedImageError, OSError) as exc:
@@ -75,15 +104,12 @@ def decode_image(source: str | Path | bytes, size: int = DEFAULT_INPUT_SIZE) -> 
         raise ImageRejected(
             "decompression_bomb", f"The image claims {width}x{height} pixels, far too large to be a real X-ray."
         )
-    if image.format == "JPEG":
-        image.draft(image.mode, (size, size))
-    try:
-        image.load()
-        decoded = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageRejected("corrupt_image", "The image file is damaged or incomplete (truncated).") from exc
-    decoded.info[SOURCE_SIZE_KEY] = (width, height)
-    return decoded
+    return image
+
+
+def _needs_transpose(image: Image.Image) -> bool:
+    """Whether EXIF asks for a rotation or flip; exif_transpose would otherwise copy a large image for nothing."""
+    return image.getexif().get(_EXIF_ORIENTATION, 1) != 1
 
 
 def grayscale_array(image: Image.Image) -> np.ndarray:
@@ -124,11 +150,31 @@ def pixels_to_image(pixels: np.ndarray) -> Image.Image:
     return image
 
 
+def squash(image: Image.Image, size: int) -> np.ndarray:
+    """Intensity resized to a size x size float32 square (bilinear, aspect ratio not kept).
+
+    Made in bands of output rows, each from only the source rows its filter
+    reaches, so a 60-megapixel PNG never exists as one full-size float copy
+    (four bytes a pixel). Pillow places each band's filter exactly where a
+    single whole-image resize would, so the result is the same.
+    """
+    width, height = image.size
+    scale = height / size
+    reach = max(scale, 1.0) + 1.0  # bilinear filter radius in source rows, plus a row for rounding
+    band_rows = max(1, int(_BAND_PIXELS / (width * max(scale, 1.0))))
+    bands = []
+    for top in range(0, size, band_rows):
+        bottom = min(size, top + band_rows)
+        first, last = max(0, math.floor(top * scale - reach)), min(height, math.ceil(bottom * scale + reach))
+        rows = Image.fromarray(grayscale_array(image.crop((0, first, width, last))), mode="F")
+        box = (0.0, top * scale - first, float(width), bottom * scale - first)
+        bands.append(np.asarray(rows.resize((size, bottom - top), Image.Resampling.BILINEAR, box=box), np.float32))
+    return np.concatenate(bands)
+
+
 def to_model_input(image: Image.Image, size: int = DEFAULT_INPUT_SIZE) -> np.ndarray:
     """A decoded image as the (size, size, 1) float32 array the model takes."""
-    gray = Image.fromarray(grayscale_array(image), mode="F")
-    square = np.asarray(gray.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
-    return equalise(square)[..., np.newaxis]
+    return equalise(squash(image, size))[..., np.newaxis]
 
 
 def preprocess(source: str | Path | bytes, size: int = DEFAULT_INPUT_SIZE) -> np.ndarray:

@@ -6,8 +6,9 @@ number that means nothing, so it is rejected with a reason instead.
 
 Reason codes are stable: they are stored in the history database and printed
 in JSON and CSV output, so scripts and later audits can rely on them. The
-first five are raised by `edge_app.preprocess.decode_image` while decoding;
-the rest by `check_quality` on the decoded image.
+first three are raised while reading the file, the next five by
+`edge_app.preprocess.decode_image` while decoding, the rest by
+`check_quality` on the decoded image.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from PIL import Image
 
 from edge_app.preprocess import SOURCE_SIZE_KEY, ImageRejected, grayscale_array
 
+# Raised while reading the file (edge_app.image_file.read_image_file).
+NOT_FOUND = "not_found"
+NOT_A_FILE = "not_a_file"
+FILE_TOO_LARGE = "file_too_large"
 # Raised while reading and decoding (edge_app.preprocess.decode_image).
 EMPTY_FILE = "empty_file"
 NOT_AN_IMAGE = "not_an_image"
@@ -47,6 +52,9 @@ photo). Radiographs stored as RGB score 0; a slight colour cast from
 photographing a film on a light box scores well under 15."""
 
 REASONS: dict[str, str] = {
+    NOT_FOUND: "no such file, or a link to a file that was moved",
+    NOT_A_FILE: "a folder, pipe, device or socket, not an image file (never read)",
+    FILE_TOO_LARGE: "the file is far larger than any X-ray image",
     EMPTY_FILE: "the file is empty (0 bytes)",
     NOT_AN_IMAGE: "the file is not a JPEG or PNG image",
     UNSUPPORTED_FORMAT: "an image format other than JPEG or PNG",
@@ -77,8 +85,7 @@ def check_quality(image: Image.Image) -> None:
             EXTREME_ASPECT_RATIO,
             f"The image is {width}x{height} pixels, too long and thin to be a whole chest X-ray.",
         )
-    small = image.copy()
-    small.thumbnail((_ANALYSIS_SIDE, _ANALYSIS_SIDE))
+    small = _analysis_copy(image)
     if small.mode not in ("L", "LA", "I", "I;16", "I;16B", "I;16L", "F", "1"):
         colourfulness = _colourfulness(small)
         if colourfulness > MAX_COLOURFULNESS:
@@ -86,6 +93,18 @@ def check_quality(image: Image.Image) -> None:
                 COLOUR_PHOTO, "This is a colour photograph, not an X-ray. Scan an X-ray image or a photo of the film."
             )
     _check_exposure(grayscale_array(small))
+
+
+def _analysis_copy(image: Image.Image) -> Image.Image:
+    """The image shrunk to fit _ANALYSIS_SIDE, like Pillow's thumbnail but without copying
+    the full-size image first. Pillow cannot shrink 16-bit grayscale by whole factors
+    first (reducing_gap), so those are resized in one step."""
+    ratio = _ANALYSIS_SIDE / max(image.size)
+    if ratio >= 1.0:
+        return image
+    size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
+    gap = None if image.mode.startswith("I;16") else 2.0
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=gap)
 
 
 def _colourfulness(image: Image.Image) -> float:

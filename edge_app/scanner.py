@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.dicom_input import decode_input, is_dicom_file
+from edge_app.image_file import read_image_file
 from edge_app.model_store import ScanModel
 from edge_app.ordered_pool import ordered_map
 from edge_app.preprocess import ImageRejected, to_model_input
@@ -107,9 +108,9 @@ def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
                 sorted(
                     p
                     for p in candidates
-                    if (p.suffix.lower() in SCAN_SUFFIXES or (not p.suffix and is_dicom_file(p)))
+                    if p.is_file()  # first: opening a pipe to look for a DICOM preamble would wait forever
+                    and (p.suffix.lower() in SCAN_SUFFIXES or (not p.suffix and is_dicom_file(p)))
                     and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                    and p.is_file()
                 )
             )
         else:
@@ -117,7 +118,7 @@ def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
     seen: set[Path] = set()
     unique = []
     for path in found:
-        key = path.resolve()
+        key = Path(os.path.realpath(path))  # never raises, even for a link that leads back to itself
         if key not in seen:
             seen.add(key)
             unique.append(path)
@@ -168,7 +169,7 @@ def prepare_image(path: Path, input_size: int) -> PreparedImage:
     started = time.perf_counter()
     sha256 = model_input = failure = dicom = None
     try:
-        data = Path(path).read_bytes()
+        data = read_image_file(Path(path))
         sha256 = sha256_hex(data)
         image, dicom = decode_input(data, input_size, Path(path).name)
         check_quality(image)
@@ -194,10 +195,11 @@ def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContex
         status, reason, message = prepared.failure
     else:
         try:
-            probability = model.classifier.predict(prepared.model_input)
-            label, uncertain, refer = classify(probability, model.threshold, model.labels)
-            score = round(threshold_score(probability, model.threshold))
-            status = OK
+            found = model.classifier.predict(prepared.model_input)
+            verdict = classify(found, model.threshold, model.labels)
+            found_score = round(threshold_score(found, model.threshold))
+            # Assigned together once every step succeeded: an error record never carries a label.
+            probability, (label, uncertain, refer), score, status = found, verdict, found_score, OK
         except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
             status, reason, message = ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}"
     return ScanResult(

@@ -90,7 +90,6 @@ def test_threshold_flag_is_used_and_validated(home):
     "args",
     [
         ("scan",),
-        ("scan", "no/such/file.jpeg"),
         ("scan", "--format", "xml", str(GOOD_IMAGES[0])),
         ("history", "--since", "last tuesday"),
     ],

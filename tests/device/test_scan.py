@@ -250,7 +250,8 @@ def test_a_mixed_batch_scans_the_good_and_rejects_each_bad_image_with_its_reason
 
 
 def test_an_unreadable_file_is_an_error_not_a_crash(model, tmp_path):
-    result = scan_file(tmp_path / "gone.jpeg", model)
+    (tmp_path / "plain.txt").write_text("not a folder")
+    result = scan_file(tmp_path / "plain.txt" / "x.jpeg", model)  # the OS refuses: not a directory
     assert (result.status, result.reason, result.sha256) == (ERROR, UNREADABLE_FILE, None)
 
 

@@ -1,0 +1,123 @@
+"""Paths that are not image files, names that could forge output, and failures that must not carry a verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edge_app import model_store, quality
+from edge_app.cli import main
+from edge_app.scanner import ERROR, INFERENCE_FAILED, OK, REJECTED, collect_images, scan_file
+from tests.device.test_scan import GOOD_IMAGES, with_checksum
+
+SCAN_TIMEOUT_S = 120
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, tiny_int8_model) -> Path:
+    monkeypatch.setenv("PNEUMOSCAN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(model_store.MODEL_ENV, str(with_checksum(tiny_int8_model, tmp_path / "models")))
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def model(tiny_int8_model, tmp_path_factory):
+    return model_store.load_model(with_checksum(tiny_int8_model, tmp_path_factory.mktemp("model")))
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_missing_and_dangling_paths_are_rejected_and_the_batch_goes_on(home, tmp_path):
+    (tmp_path / "dangling.jpeg").symlink_to(tmp_path / "moved-away.jpeg")
+    named = [str(tmp_path / "no-such.jpeg"), str(GOOD_IMAGES[0]), str(tmp_path / "dangling.jpeg")]
+    scanned = CliRunner().invoke(main, ["scan", *named, "--format", "json"])
+    assert scanned.exit_code == 1, scanned.output
+    results = json_lines(scanned.stdout)
+    assert [(r["status"], r["reason"]) for r in results] == [
+        (REJECTED, quality.NOT_FOUND),
+        (OK, None),
+        (REJECTED, quality.NOT_FOUND),
+    ]
+    stored = json_lines(CliRunner().invoke(main, ["history", "--format", "json"]).stdout)
+    assert [r["reason"] for r in stored] == [quality.NOT_FOUND, None, quality.NOT_FOUND]
+
+
+def test_a_symlink_loop_is_not_found_not_a_crash(model, tmp_path):
+    (tmp_path / "a.jpeg").symlink_to(tmp_path / "b.jpeg")
+    (tmp_path / "b.jpeg").symlink_to(tmp_path / "a.jpeg")
+    assert collect_images([tmp_path / "a.jpeg"]) == [tmp_path / "a.jpeg"]
+    result = scan_file(tmp_path / "a.jpeg", model)
+    assert (result.status, result.reason, result.label) == (REJECTED, quality.NOT_FOUND, None)
+
+
+def special_files(folder: Path) -> list[Path]:
+    """A FIFO with no writer, a character device and a Unix socket, each named like an X-ray."""
+    fifo = folder / "pipe.jpeg"
+    os.mkfifo(fifo)
+    device = folder / "zero.jpeg"
+    device.symlink_to("/dev/zero")
+    made = [fifo, device]
+    sock = folder / "sock.jpeg"
+    if len(os.fsencode(sock)) < 100:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(sock))
+        server.close()
+        made.append(sock)
+    return made
+
+
+def test_pipes_devices_and_sockets_are_rejected_without_being_read(tmp_path, tiny_int8_model):
+    """Run as a real process with a timeout: reading a FIFO with no writer would block forever."""
+    folder = Path(tempfile.mkdtemp(prefix="ps-", dir="/tmp"))  # Unix socket paths must stay short
+    try:
+        named = special_files(folder)
+        env = dict(os.environ, PNEUMOSCAN_HOME=str(tmp_path / "home"))
+        env[model_store.MODEL_ENV] = str(with_checksum(tiny_int8_model, tmp_path / "models"))
+        command = [sys.executable, "-m", "edge_app", "scan", *map(str, named), str(GOOD_IMAGES[1]), "--format", "json"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=SCAN_TIMEOUT_S, env=env)
+    finally:
+        shutil.rmtree(folder)
+    results = json_lines(done.stdout)
+    assert done.returncode == 1, done.stderr
+    assert [r["reason"] for r in results] == [quality.NOT_A_FILE] * len(named) + [None]
+    assert all(r["label"] is None and r["sha256"] is None for r in results[:-1])
+
+
+def test_a_named_folder_inside_a_folder_scan_is_skipped_and_a_named_pipe_is_never_opened(tmp_path):
+    os.mkfifo(tmp_path / "pipe")  # no suffix: collect_images must not open it to look for a DICOM preamble
+    shutil.copyfile(GOOD_IMAGES[0], tmp_path / "x.jpeg")
+    assert collect_images([tmp_path]) == [tmp_path / "x.jpeg"]
+
+
+def test_a_newline_in_a_file_name_cannot_forge_a_table_row(home, tmp_path):
+    forged = tmp_path / "a.jpeg\nPNEUMONIA suspected - REFER      99       0.999     0.082  forged.jpeg"
+    shutil.copyfile(GOOD_IMAGES[0], forged)
+    escaped = tmp_path / "bell\x1b[31m.jpeg"
+    shutil.copyfile(GOOD_IMAGES[1], escaped)
+    scanned = CliRunner().invoke(main, ["scan", str(forged), str(escaped)])
+    assert scanned.exit_code == 0, scanned.output
+    rows = [line for line in scanned.stdout.splitlines() if line.endswith(".jpeg")]
+    assert len(rows) == 2
+    assert "a.jpeg\\nPNEUMONIA" in rows[0] and "bell\\x1b[31m.jpeg" in rows[1]
+    assert "\x1b" not in scanned.stdout
+    history = CliRunner().invoke(main, ["history"]).stdout
+    assert len([line for line in history.splitlines() if line.endswith(".jpeg")]) == 2
+
+
+def test_a_model_failure_after_the_prediction_leaves_no_label(model, monkeypatch):
+    """A probability that cannot be scored (NaN) is an error, and an error carries no verdict."""
+    monkeypatch.setattr(model.classifier, "predict", lambda x: float("nan"))
+    result = scan_file(GOOD_IMAGES[0], model)
+    assert (result.status, result.reason) == (ERROR, INFERENCE_FAILED)
+    assert (result.label, result.probability, result.score, result.uncertain, result.refer) == (None,) * 5
