@@ -155,6 +155,11 @@ def main() -> None:
     type=click.IntRange(1, 64),
     help="Images read and decoded at once, in threads; results keep the input order [default: CPU count, at most 4].",
 )
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one offline HTML page (prints on A4, one child per page) with every result and heatmap.",
+)
 def scan(
     paths: tuple[Path, ...],
     samples: bool,
@@ -167,6 +172,7 @@ def scan(
     no_history: bool,
     heatmap_dir: Path | None,
     jobs: int | None,
+    report: Path | None,
 ) -> None:
     """Scan X-ray images (JPEG, PNG or DICOM files, or folders of them).
 
@@ -195,7 +201,7 @@ def scan(
     writer = scan_writer(fmt, sys.stdout, model.threshold)
     progress = Progress(len(files), enabled=any(path.is_dir() for path in inputs))
     all_ok = True
-    outputs = ClinicOutputs(model, heatmap_dir) if heatmap_dir else None
+    outputs = ClinicOutputs(model, heatmap_dir) if heatmap_dir or report else None
     writer.start()
     try:
         results = scan_files(files, model, ScanContext(patient_id, operator), record, jobs or default_jobs())
@@ -214,11 +220,25 @@ def scan(
         ) from exc
     progress.clear()
     writer.finish()
+    if report is not None:
+        _write_report(report, outputs, model, operator)
     if db is not None:
         db.close()
         if fmt == "table":
             click.echo(f"Saved in the scan history ({history_path()}).", err=True)
     sys.exit(0 if all_ok else 1)
+
+
+def _write_report(path: Path, outputs, model, operator: str | None) -> None:
+    from edge_app.html_report import write_report
+
+    try:
+        write_report(path, outputs.explained, model, operator)
+    except OSError as exc:
+        raise click.ClickException(
+            f"The report {path} could not be written ({exc.strerror or exc}); the results above are saved."
+        ) from exc
+    click.echo(f"Report written to {path}.", err=True)
 
 
 @main.command(name="history")
