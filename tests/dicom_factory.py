@@ -9,6 +9,7 @@ steps sees a different picture from the JPEG's.
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,14 @@ def write_dicom(dataset: Dataset, path: Path) -> Path:
 def bundled_file(name: str) -> Path:
     """One of the DICOM files that ship inside pydicom (CT_small.dcm, MR_small.dcm...)."""
     return Path(pydicom.data.get_testdata_file(name))
+
+
+def clinic_batch(folder: Path, samples: Path) -> Path:
+    """A clinic's folder: the sample X-rays (three NORMAL, three PNEUMONIA), a file that is not an image
+    (notes.jpeg, rejected as not_an_image) and pydicom's CT (ct.dcm, rejected as wrong_modality)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for jpeg in sorted(samples.glob("*.jpeg")):
+        shutil.copyfile(jpeg, folder / jpeg.name)
+    (folder / "notes.jpeg").write_text("not an image")
+    shutil.copyfile(bundled_file("CT_small.dcm"), folder / "ct.dcm")
+    return folder

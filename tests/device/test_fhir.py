@@ -7,7 +7,6 @@ text file, a CT DICOM (wrong modality) and a CR DICOM carrying a study UID.
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 from edge_app.cli import main
 from edge_app.fhir_export import MODEL_SHA256_SYSTEM, PATIENT_ID_SYSTEM
 from edge_app.paths import SAMPLES_DIR
-from tests.dicom_factory import bundled_file, cr_dataset, write_dicom
+from tests.dicom_factory import clinic_batch, cr_dataset, write_dicom
 
 OBSERVATION_STATUSES = {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error"}
 REPORT_STATUSES = OBSERVATION_STATUSES | {"partial", "appended"}
@@ -35,12 +34,7 @@ def run(*args: str):
 def scanned_history(tmp_path_factory) -> dict:
     """A history with ok, rejected and DICOM scans; returns the scans' JSON records by file name."""
     root = tmp_path_factory.mktemp("fhir")
-    batch = root / "batch"
-    batch.mkdir()
-    for jpeg in sorted(SAMPLES_DIR.glob("*.jpeg")):
-        shutil.copyfile(jpeg, batch / jpeg.name)
-    (batch / "notes.png").write_text("not an image")
-    shutil.copyfile(bundled_file("CT_small.dcm"), batch / "ct.dcm")
+    batch = clinic_batch(root / "batch", SAMPLES_DIR)
     write_dicom(cr_dataset(sorted(SAMPLES_DIR.glob("*.jpeg"))[0], study_uid="1.2.840.99"), batch / "cr.dcm")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PNEUMOSCAN_HOME", str(root / "home"))

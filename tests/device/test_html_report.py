@@ -22,7 +22,7 @@ from edge_app.cli import main
 from edge_app.model_store import load_model
 from edge_app.output import DISCLAIMER
 from edge_app.paths import SAMPLES_DIR
-from tests.dicom_factory import bundled_file, cr_dataset, write_dicom
+from tests.dicom_factory import clinic_batch, cr_dataset, write_dicom
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -61,12 +61,7 @@ def page_request_hosts(net_log: Path) -> set[str]:
 def report(tmp_path_factory) -> dict:
     """A report of the sample X-rays (three NORMAL, three PNEUMONIA), a broken file and a CT, for P-0042."""
     root = tmp_path_factory.mktemp("report")
-    batch = root / "batch"
-    batch.mkdir()
-    for jpeg in sorted(SAMPLES_DIR.glob("*.jpeg")):
-        shutil.copyfile(jpeg, batch / jpeg.name)
-    (batch / "notes.jpeg").write_text("not an image")
-    shutil.copyfile(bundled_file("CT_small.dcm"), batch / "ct.dcm")
+    batch = clinic_batch(root / "batch", SAMPLES_DIR)
     page = root / "report.html"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PNEUMOSCAN_HOME", str(root / "home"))
