@@ -1,8 +1,9 @@
-"""Where PneumoScan keeps its data on this machine.
+"""Where PneumoScan keeps its data and its settings on this machine.
 
-The device install has no platformdirs, so the per-user data folder is worked
-out here the way each platform expects it. `PNEUMOSCAN_HOME` overrides it, for
-a shared clinic folder, a USB stick, or tests.
+platformdirs knows each platform's conventions (XDG on Linux, Application
+Support on macOS, %LOCALAPPDATA% on Windows), so a laptop keeps PneumoScan's
+files where its owner and its backup tools expect them. `PNEUMOSCAN_HOME`
+overrides both folders with one, for a shared clinic folder, a USB stick, or tests.
 """
 
 from __future__ import annotations
@@ -18,20 +19,31 @@ SAMPLES_DIR = Path(__file__).parent / "samples"
 """The sample X-rays shipped inside the package (see samples/ATTRIBUTION.md)."""
 
 
-def data_dir() -> Path:
-    """The folder for PneumoScan's data (not created here)."""
-    override = os.environ.get(HOME_ENV)
-    if override:
-        return Path(override).expanduser()
+def _platform_dirs():
+    """platformdirs' folders for the running platform, chosen when called (not at import, so tests can
+    set sys.platform). Not roaming on Windows: the history and models belong to this machine."""
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / APP_NAME
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / APP_NAME
-    xdg = os.environ.get("XDG_DATA_HOME")
-    # XDG says a relative XDG_DATA_HOME is invalid and must be ignored
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / APP_NAME
+        from platformdirs.windows import Windows as Dirs
+    elif sys.platform == "darwin":
+        from platformdirs.macos import MacOS as Dirs
+    else:
+        from platformdirs.unix import Unix as Dirs
+    return Dirs(APP_NAME, appauthor=False, roaming=False, ensure_exists=False)
+
+
+def _override() -> Path | None:
+    override = os.environ.get(HOME_ENV)
+    return Path(override).expanduser() if override else None
+
+
+def data_dir() -> Path:
+    """The folder for PneumoScan's data: history, installed models, site profile (not created here)."""
+    return _override() or Path(_platform_dirs().user_data_dir)
+
+
+def config_dir() -> Path:
+    """The folder for this site's settings, such as the keys it trusts for model updates (not created here)."""
+    return _override() or Path(_platform_dirs().user_config_dir)
 
 
 def history_path() -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_app import contract, model_store, paths, quality
+from edge_app import contract, model_store, quality
 from edge_app.model_store import ModelError, load_model
 from edge_app.preprocess import preprocess
 from edge_app.scanner import (
@@ -269,26 +269,6 @@ def test_each_result_is_recorded_before_it_is_handed_on(model):
     recorded = []
     for count, result in enumerate(scan_files(GOOD_IMAGES, model, record=recorded.append), start=1):
         assert len(recorded) == count and recorded[-1] is result
-
-
-# --- the data folder ---
-
-
-def test_data_folder_per_platform(monkeypatch, tmp_path):
-    monkeypatch.delenv(paths.HOME_ENV, raising=False)
-    monkeypatch.setattr(paths.Path, "home", lambda: tmp_path)
-    monkeypatch.setattr(paths.sys, "platform", "linux")
-    monkeypatch.setenv("XDG_DATA_HOME", "/xdg/data")
-    assert paths.data_dir() == Path("/xdg/data/pneumoscan")
-    monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")
-    assert paths.data_dir() == tmp_path / ".local" / "share" / "pneumoscan"
-    monkeypatch.setattr(paths.sys, "platform", "darwin")
-    assert paths.data_dir() == tmp_path / "Library" / "Application Support" / "pneumoscan"
-    monkeypatch.setattr(paths.sys, "platform", "win32")
-    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "Local"))
-    assert paths.data_dir() == tmp_path / "Local" / "pneumoscan"
-    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "clinic"))
-    assert paths.history_path() == tmp_path / "clinic" / paths.HISTORY_FILE
 
 
 def test_a_file_name_that_is_not_utf8_is_scanned_printed_and_stored(model, tmp_path):
