@@ -1,7 +1,7 @@
 """edge-quantize refuses bad input quickly, clearly, and without leaving files behind.
 
 These tests fail before any conversion starts, so they are fast; the parity
-gate's exit code is tested on the CLI with the pipeline replaced.
+gate is tested on the CLI with the pipeline replaced by the gate's own check of given AUCs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from quantize import cli
+from quantize import cli, evaluate
+from quantize.pipeline import MAX_AUC_DROP
 from quantize.source import QuantizeError, load_source_model, read_splits
 
 
@@ -84,30 +85,42 @@ def test_a_splits_file_that_is_not_edge_trains(tmp_path):
         read_splits(splits, None)
 
 
-def _failed_parity_report() -> dict:
+@pytest.mark.parametrize(
+    ("variant_aucs", "failing"),
+    [
+        ({"int8": 0.75, "pruned_int8": 0.4375}, ["pruned_int8"]),
+        ({"int8": 0.75, "pruned_int8": 0.49609375}, ["pruned_int8"]),  # 1/256 beyond the limit
+        ({"int8": 0.4375, "pruned_int8": 0.5}, ["int8"]),
+        ({"int8": 0.25, "pruned_int8": 0.25}, ["int8", "pruned_int8"]),
+        ({"int8": 0.5, "pruned_int8": 1.0}, []),
+    ],
+)
+def test_parity_check_fails_each_variant_that_loses_more_than_allowed(variant_aucs, failing):
+    # reference 0.75 and an allowed drop of 0.25: binary-exact, so 0.5 sits exactly on the limit and passes
+    parity = evaluate.parity_check(0.75, variant_aucs, max_drop=0.25)
+    assert [name for name, check in parity["checks"].items() if not check["ok"]] == failing
+    assert parity["passed"] is (not failing)
+    assert parity["checks"]["int8"]["drop"] == 0.75 - variant_aucs["int8"]
+
+
+def _failed_parity_report(config=None) -> dict:
+    """What edge-quantize reports when pruned_int8 loses 0.02 validation AUC and int8 0.001."""
     return {
         "sizes": {"int8_raw_vs_float32_raw": 0.36, "pruned_int8_gzip_vs_int8_gzip": 0.45},
         "pruned_quantization": {"chosen": "ptq"},
-        "parity": {
-            "reference_auc": 0.95,
-            "passed": False,
-            "checks": {
-                "int8": {"auc": 0.949, "drop": 0.001, "ok": True},
-                "pruned_int8": {"auc": 0.93, "drop": 0.02, "ok": False},
-            },
-        },
+        "parity": evaluate.parity_check(0.95, {"int8": 0.949, "pruned_int8": 0.93}, MAX_AUC_DROP),
     }
 
 
 def test_parity_loss_exits_non_zero(monkeypatch, tmp_path):
-    monkeypatch.setattr("quantize.pipeline.quantize", lambda config: _failed_parity_report())
+    monkeypatch.setattr("quantize.pipeline.quantize", _failed_parity_report)
     result = _run("--model", "m.keras", "--out", str(tmp_path))
     assert result.exit_code == cli.PARITY_EXIT_CODE
     assert "Parity gate failed: pruned_int8 val AUC 0.9300" in result.output
 
 
 def test_parity_loss_can_be_overridden_for_experiments(monkeypatch, tmp_path):
-    monkeypatch.setattr("quantize.pipeline.quantize", lambda config: _failed_parity_report())
+    monkeypatch.setattr("quantize.pipeline.quantize", _failed_parity_report)
     result = _run("--model", "m.keras", "--out", str(tmp_path), "--allow-parity-loss")
     assert result.exit_code == 0
     assert "Overridden by --allow-parity-loss" in result.output
