@@ -72,3 +72,16 @@ def tiny_quantize_run(tiny_training_run, tmp_path_factory) -> Path:
         log=lambda message: None,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def android_export(tiny_int8_model, tmp_path_factory) -> Path:
+    """The folder `edge-export android` writes for the tiny int8 model."""
+    from click.testing import CliRunner
+
+    from quantize import export_cli
+
+    out = tmp_path_factory.mktemp("export") / "android"
+    result = CliRunner().invoke(export_cli.main, ["android", "--model", str(tiny_int8_model), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
