@@ -5,7 +5,8 @@ selftest); each command imports what it needs when it runs, so starting the
 program stays fast on a Raspberry Pi.
 
 Exit codes: 0 every image scanned; 1 any image rejected or failed (the others
-are still printed and recorded); 2 usage errors, or no usable model.
+are still printed and recorded); 2 usage errors, or no usable model or history;
+4 the disk is full (everything printed before is saved).
 """
 
 from __future__ import annotations
@@ -23,16 +24,29 @@ FORMAT_OPTION = click.Choice(["table", "json", "csv"])
 
 
 def model_option(help_text: str):
-    """The --model option shared by every command that opens a model."""
-    return click.option(
+    """The --model and --allow-unverified-model options shared by every command that opens a model."""
+    model = click.option(
         "--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help_text
     )
+    allow = click.option(
+        "--allow-unverified-model",
+        "allow_unverified",
+        is_flag=True,
+        help="Use a --model that has no .sha256 file beside it; every result then says model_verified: false.",
+    )
+    return lambda command: model(allow(command))
 
 
 class CannotStart(click.ClickException):
     """Nothing can be scanned (no usable model or history): exit 2, like a usage error."""
 
     exit_code = 2
+
+
+class DiskFull(click.ClickException):
+    """The disk is full: exit 4, so a script can tell it from a rejected image (1) or a usage error (2)."""
+
+    exit_code = 4
 
 
 class Checked(click.ParamType):
@@ -60,18 +74,24 @@ def _check_target(value: float) -> float:
     return check_target(value)
 
 
-def _load_model(model_path: Path | None, threshold: float | None = None, site: bool = False):
+def _load_model(
+    model_path: Path | None, threshold: float | None = None, site: bool = False, allow_unverified: bool = False
+):
     """The model to scan with; `site` applies the active site calibration (warning when it does not fit)."""
     from edge_app.model_store import ModelError, load_model
     from edge_app.site_profile import with_site_threshold
     from edge_app.threshold import SITE
 
     try:
-        model = load_model(model_path, threshold)
+        model = load_model(model_path, threshold, allow_unverified)
     except ModelError as exc:
         raise CannotStart(str(exc)) from exc
-    if model.checksum_file is None:
-        click.echo(f"Warning: {model.path}: {model.integrity}; its integrity cannot be checked.", err=True)
+    if not model.verified:
+        click.echo(
+            f"Warning: {model.path}: {model.integrity}; its integrity cannot be checked. "
+            "Every result is marked model_verified: false.",
+            err=True,
+        )
     if site and threshold is None:
         model, warning = with_site_threshold(model)
         if warning:
@@ -87,6 +107,8 @@ def _open_history():
 
     try:
         return history.connect(history_path())
+    except history.DiskFull as exc:
+        raise DiskFull(str(exc)) from exc
     except history.HistoryError as exc:
         raise CannotStart(str(exc)) from exc
 
@@ -164,6 +186,7 @@ def scan(
     paths: tuple[Path, ...],
     samples: bool,
     model_path: Path | None,
+    allow_unverified: bool,
     threshold: float | None,
     fmt: str,
     recursive: bool,
@@ -179,6 +202,9 @@ def scan(
     Prints one result per image: PNEUMONIA suspected or NORMAL, a 0-100 score,
     and "uncertain - REFER" when the score is close to the threshold.
     DICOM needs the extra: pip install "pneumoscan[dicom]".
+
+    Exit status: 0 every image scanned; 1 some image not scanned (see its reason);
+    2 nothing could start (usage, model or history); 4 the disk is full.
     """
     from edge_app import history
     from edge_app.clinic_outputs import ClinicOutputs
@@ -195,7 +221,7 @@ def scan(
     if not files:
         hint = "" if recursive else " (add --recursive to look in subfolders)"
         raise click.UsageError(f"No JPEG or PNG images found in {', '.join(map(str, inputs))}{hint}.")
-    model = _load_model(model_path, threshold, site=True)
+    model = _load_model(model_path, threshold, site=True, allow_unverified=allow_unverified)
     db = None if no_history else _open_history()
     record = None if db is None else (lambda result: history.record(db, result))
     writer = scan_writer(fmt, sys.stdout, model.threshold)
@@ -212,11 +238,18 @@ def scan(
                 outputs.add(path, result)
             progress.advance()
             all_ok &= result.status == OK
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         progress.clear()
+        if history.is_disk_full(exc):
+            raise DiskFull(
+                f"Stopped: the disk is full ({exc}). The results printed above are saved. "
+                "Free some disk space, then scan the rest again."
+            ) from exc
+        if isinstance(exc, OSError):
+            raise
         raise click.ClickException(
             f"Stopped: a result could not be saved in the scan history {history_path()} ({exc}). "
-            "The results printed above are saved. Free some disk space, then scan the rest again."
+            "The results printed above are saved; scan the rest again."
         ) from exc
     progress.clear()
     writer.finish()
@@ -294,15 +327,18 @@ def stats(since: str | None, fmt: str, prevalence: float | None) -> None:
 @main.command()
 @model_option("Describe this .tflite model instead of the built-in one.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def info(model_path: Path | None, fmt: str) -> None:
+def info(model_path: Path | None, allow_unverified: bool, fmt: str) -> None:
     """Show the model, its checks and metrics, and the runtime in use."""
     from edge_app.info import describe, format_description
-    from edge_app.runtime import load_runtime
+    from edge_app.runtime import RuntimeUnavailable, load_runtime
 
     try:
-        model = _load_model(model_path, site=True)
-    except CannotStart:
-        runtime = load_runtime()
+        model = _load_model(model_path, site=True, allow_unverified=allow_unverified)
+    except CannotStart as cannot_start:
+        try:
+            runtime = load_runtime()
+        except RuntimeUnavailable:
+            raise cannot_start from None  # its message already says no runtime is installed
         click.echo(f"Runtime:      {runtime.name} {runtime.version}", err=True)
         raise
     description = describe(model)
@@ -334,6 +370,7 @@ def calibrate(
     target_sensitivity: float,
     operator: str | None,
     model_path: Path | None,
+    allow_unverified: bool,
     show: bool,
     reset: bool,
 ) -> None:
@@ -352,19 +389,20 @@ def calibrate(
         return calibrate_command.reset()
     if (folder is None) == (labels_csv is None):
         raise click.UsageError("Give either a FOLDER of NORMAL/ and PNEUMONIA/ images or --labels CSV.")
-    calibrate_command.run(folder, labels_csv, target_sensitivity, operator, _load_model(model_path))
+    model = _load_model(model_path, allow_unverified=allow_unverified)
+    calibrate_command.run(folder, labels_csv, target_sensitivity, operator, model)
 
 
 @main.command()
 @model_option("Check this .tflite model instead of the built-in one.")
-def selftest(model_path: Path | None) -> None:
+def selftest(model_path: Path | None, allow_unverified: bool) -> None:
     """Check this device: model integrity and the sample X-rays.
 
     Exits with 0 only if the model file is intact and every sample X-ray gets its known result.
     """
     from edge_app.selftest import run_selftest
 
-    model = _load_model(model_path)
+    model = _load_model(model_path, allow_unverified=allow_unverified)
     report = run_selftest(model)
     click.echo(f"Model {model.path} (version {model.version}), runtime {model.runtime}")
     for check in report.checks:

@@ -13,6 +13,7 @@ old database upgrades itself the first time a newer PneumoScan opens it.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -67,13 +68,37 @@ def m002_add_study_uid(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE scans ADD COLUMN study_uid TEXT")
 
 
+@migration
+def m003_add_model_verified(db: sqlite3.Connection) -> None:
+    """Whether the model's bytes matched its recorded SHA-256; 0 for a model used with --allow-unverified-model.
+    Scans saved before this column existed leave it empty."""
+    db.execute("ALTER TABLE scans ADD COLUMN model_verified INTEGER")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 _COLUMNS = tuple(ScanResult.__dataclass_fields__)
-_BOOLEAN_COLUMNS = ("uncertain", "refer")
+_BOOLEAN_COLUMNS = ("uncertain", "refer", "model_verified")
 
 
 class HistoryError(Exception):
     """The history database cannot be opened or written; the message says why."""
+
+
+class DiskFull(HistoryError):
+    """The disk holding the history is full: nothing more can be saved until space is freed."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLite's "database or disk is full", or the operating system's "no space left on device"."""
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
+def _is_not_a_history(exc: BaseException) -> bool:
+    """The file exists but is not an SQLite database, or its pages are damaged."""
+    codes = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+    return isinstance(exc, sqlite3.DatabaseError) and getattr(exc, "sqlite_errorcode", None) in codes
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -87,6 +112,14 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=FULL")
         migrate(db)
     except (OSError, sqlite3.Error) as exc:
+        if is_disk_full(exc):
+            raise DiskFull(f"{path}: the disk is full, so no scan can be saved. Free some disk space first.") from exc
+        if _is_not_a_history(exc):
+            raise HistoryError(
+                f"{path}: this file is not a readable scan history (it is damaged, or another kind of file); "
+                "nothing was changed. Rename it (for example to history.damaged.sqlite3) and keep it for whoever "
+                "can recover it; the next scan starts a new history."
+            ) from exc
         raise HistoryError(
             f"{path}: cannot open the scan history ({exc}). Check the folder is writable, "
             "or set PNEUMOSCAN_HOME to another folder."

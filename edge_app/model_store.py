@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edge_app import contract
 from edge_app.active_model import ActivePointerDamaged, active_model_path
-from edge_app.runtime import TFLiteClassifier, sha256_hex
+from edge_app.runtime import RuntimeUnavailable, TFLiteClassifier, sha256_hex
 from edge_app.threshold import COMMAND_LINE, MODEL
 
 MODEL_ENV = "PNEUMOSCAN_MODEL"
@@ -47,6 +47,11 @@ class ScanModel:
     """The .sha256 file the model was verified against; None when it had none."""
     threshold_detail: str = ""
     """How that threshold was chosen, in words, for `edge-scan info`."""
+
+    @property
+    def verified(self) -> bool:
+        """Whether the model's bytes matched a recorded SHA-256; stored with every result."""
+        return self.checksum_file is not None
 
     @property
     def integrity(self) -> str:
@@ -119,12 +124,24 @@ def verify_integrity(model_path: Path, content: bytes, required: bool) -> Path |
     return sidecar
 
 
+def _check_metadata_matches_tensor(model_path: Path, model_input: dict, classifier: TFLiteClassifier) -> None:
+    """Refuse metadata written for another model: images would be prepared for the wrong input."""
+    actual = {"size": classifier.input_size, "channels": classifier.input_shape[3], "dtype": classifier.input_dtype}
+    for key, value in actual.items():
+        if key in model_input and model_input[key] != value:
+            raise ModelError(
+                f"{model_path}: its metadata says input {key} {model_input[key]}, but the model's input tensor has "
+                f"{value}. The metadata belongs to another model; use the model file as it was released."
+            )
+
+
 def check_contract(model_path: Path, classifier: TFLiteClassifier) -> None:
     """Refuse a model this device cannot prepare input for."""
     shape = classifier.input_shape
     if len(shape) != 4 or shape[0] != 1 or shape[1] != shape[2] or shape[3] != 1:
         raise ModelError(f"{model_path}: input shape {shape} is not a single square grayscale image (1, N, N, 1).")
     model_input = (classifier.metadata or {}).get("input", {})
+    _check_metadata_matches_tensor(model_path, model_input, classifier)
     wanted = (model_input.get("preprocessing"), model_input.get("preprocessing_version"))
     if classifier.metadata is not None and wanted != (contract.PREPROCESSING_NAME, contract.PREPROCESSING_VERSION):
         raise ModelError(
@@ -134,11 +151,15 @@ def check_contract(model_path: Path, classifier: TFLiteClassifier) -> None:
         )
 
 
-def load_model(model_path: Path | None = None, threshold: float | None = None) -> ScanModel:
+def load_model(
+    model_path: Path | None = None, threshold: float | None = None, allow_unverified: bool = False
+) -> ScanModel:
     """Open a model for scanning: the default one unless `model_path` is given.
 
-    The default model must carry its checksum file; a model given explicitly is
-    checked when it has one (the quantize step writes one beside every model).
+    The default model must carry its checksum file. A model given explicitly is
+    checked against its checksum file (the quantize step writes one beside every
+    model); without one it is refused unless `allow_unverified`, and every result
+    it gives then says model_verified: false.
     """
     is_default = model_path is None
     path = default_model_path() if is_default else Path(model_path)
@@ -151,8 +172,16 @@ def load_model(model_path: Path | None = None, threshold: float | None = None) -
         raise ModelError(f"{path}: no such model file.")
     content = path.read_bytes()
     checksum_file = verify_integrity(path, content, required=is_default)
+    if checksum_file is None and not allow_unverified:
+        raise ModelError(
+            f"{path}: there is no checksum file {sidecar_path(path).name} beside it, so nothing shows the model is "
+            "intact. Copy the model with its .sha256 file, or pass --allow-unverified-model to use it anyway "
+            "(every result is then marked model_verified: false)."
+        )
     try:
         classifier = TFLiteClassifier(content)
+    except RuntimeUnavailable as exc:
+        raise ModelError(str(exc)) from exc
     except Exception as exc:  # the interpreter raises RuntimeError or ValueError for a bad flatbuffer
         raise ModelError(f"{path}: not a usable TensorFlow Lite model ({exc}).") from exc
     check_contract(path, classifier)

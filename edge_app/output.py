@@ -39,6 +39,7 @@ SCAN_FIELDS = (
     "patient_id",
     "operator",
     "study_uid",
+    "model_verified",
 )
 HISTORY_FIELDS = ("id", *SCAN_FIELDS)
 

@@ -26,6 +26,12 @@ _RUNTIMES = (
 )
 
 
+NO_RUNTIME_MESSAGE = (
+    "No TensorFlow Lite runtime is installed on this device, so no X-ray can be scanned. "
+    "Install it with: pip install ai-edge-litert"
+)
+
+
 class RuntimeUnavailable(RuntimeError):
     pass
 
@@ -50,7 +56,7 @@ def load_runtime() -> Runtime:
         except package_metadata.PackageNotFoundError:
             version = "unknown"
         return Runtime(name, version, module.Interpreter)
-    raise RuntimeUnavailable("No TFLite runtime found. Install one with: pip install ai-edge-litert")
+    raise RuntimeUnavailable(NO_RUNTIME_MESSAGE)
 
 
 def sha256_hex(data: bytes) -> str:

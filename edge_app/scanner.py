@@ -76,6 +76,8 @@ class ScanResult:
     patient_id: str | None
     operator: str | None
     study_uid: str | None = None
+    model_verified: bool | None = None
+    """False when the model had no checksum to check it against (--allow-unverified-model)."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -222,6 +224,7 @@ def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContex
         patient_id=context.patient_id or prepared.patient_id,
         operator=context.operator,
         study_uid=prepared.study_uid,
+        model_verified=model.verified,
     )
 
 

@@ -174,7 +174,9 @@ def test_selftest_passes_only_when_every_sample_gets_its_label(home, tmp_path, m
 
 
 def test_selftest_fails_for_an_unverifiable_model(home, bare_int8_model):
-    checked = run("selftest", "--model", str(bare_int8_model))
+    refused = run("selftest", "--model", str(bare_int8_model))
+    assert refused.exit_code == 2 and "--allow-unverified-model" in refused.output
+    checked = run("selftest", "--model", str(bare_int8_model), "--allow-unverified-model")
     assert checked.exit_code == 1 and "[FAIL] model integrity" in checked.stdout
 
 
@@ -198,10 +200,10 @@ def test_a_history_that_cannot_be_written_stops_the_batch_with_a_message(home, m
 
     from edge_app import history
 
-    def disk_full(db, result):
-        raise sqlite3.OperationalError("database or disk is full")
+    def read_only(db, result):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
 
-    monkeypatch.setattr(history, "record", disk_full)
+    monkeypatch.setattr(history, "record", read_only)
     scanned = run("scan", *map(str, GOOD_IMAGES), "--format", "json")
     assert scanned.exit_code == 1 and "could not be saved" in scanned.output
     assert scanned.stdout == ""  # nothing shown that was not saved

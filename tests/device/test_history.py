@@ -153,6 +153,7 @@ def test_sigkill_mid_batch_loses_nothing_that_was_printed(tiny_int8_model, tmp_p
         str(folder),
         "--model",
         str(tiny_int8_model),
+        "--allow-unverified-model",
         "--format",
         "json",
     ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -121,3 +123,87 @@ def test_a_model_failure_after_the_prediction_leaves_no_label(model, monkeypatch
     result = scan_file(GOOD_IMAGES[0], model)
     assert (result.status, result.reason) == (ERROR, INFERENCE_FAILED)
     assert (result.label, result.probability, result.score, result.uncertain, result.refer) == (None,) * 5
+
+
+def test_an_unverified_model_needs_the_flag_and_marks_every_result(home, bare_int8_model):
+    image = str(GOOD_IMAGES[0])
+    refused = CliRunner().invoke(main, ["scan", image, "--model", str(bare_int8_model)])
+    assert refused.exit_code == 2 and "--allow-unverified-model" in refused.output
+    flags = ["--model", str(bare_int8_model), "--allow-unverified-model"]
+    (as_json,) = json_lines(CliRunner().invoke(main, ["scan", image, *flags, "--format", "json"]).stdout)
+    as_csv = CliRunner().invoke(main, ["scan", image, *flags, "--format", "csv"]).stdout
+    verified = json_lines(CliRunner().invoke(main, ["scan", image, "--format", "json"]).stdout)
+    assert as_json["model_verified"] is False and verified[0]["model_verified"] is True
+    assert as_csv.splitlines()[0].endswith(",model_verified") and as_csv.splitlines()[1].endswith(",False")
+    stored = json_lines(CliRunner().invoke(main, ["history", "--format", "json"]).stdout)
+    assert [r["model_verified"] for r in stored] == [False, False, True]
+
+
+def test_metadata_that_disagrees_with_the_models_input_tensor_is_refused(tiny_int8_model, tmp_path, monkeypatch):
+    from edge_app import runtime
+    from edge_app.model_metadata import read_metadata
+
+    def claims_128(content: bytes) -> dict:
+        metadata = read_metadata(content)
+        return {**metadata, "input": {**metadata["input"], "size": 128}}  # the tensor takes 32x32
+
+    monkeypatch.setattr(runtime, "read_metadata", claims_128)
+    with pytest.raises(model_store.ModelError, match="metadata says input size 128, but the model's input tensor"):
+        model_store.load_model(with_checksum(tiny_int8_model, tmp_path))
+
+
+def test_without_a_runtime_scan_and_info_say_so_plainly(home, monkeypatch):
+    from edge_app import runtime
+
+    def missing():
+        raise runtime.RuntimeUnavailable(runtime.NO_RUNTIME_MESSAGE)
+
+    monkeypatch.setattr(runtime, "load_runtime", missing)
+    for args in (["scan", str(GOOD_IMAGES[0])], ["info"], ["selftest"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "pip install ai-edge-litert" in result.output and "model" not in result.output.lower()
+        assert not isinstance(result.exception, runtime.RuntimeUnavailable)  # a message, not a traceback
+
+
+def test_a_garbage_history_file_is_named_as_such_and_left_untouched(home):
+    home.mkdir(parents=True)
+    garbage = b"this is not an SQLite database, just bytes someone copied here" * 100
+    (home / "history.sqlite3").write_bytes(garbage)
+    for args in (["scan", str(GOOD_IMAGES[0])], ["history"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert "not a readable scan history" in result.output and "writable" not in result.output
+    assert (home / "history.sqlite3").read_bytes() == garbage
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [sqlite3.OperationalError("database or disk is full"), OSError(errno.ENOSPC, "No space left on device")],
+)
+def test_a_full_disk_stops_with_its_own_exit_code_after_saving_what_was_shown(home, monkeypatch, failure):
+    from edge_app import history
+
+    saved = []
+
+    def record(db, result):
+        if saved:
+            raise failure
+        saved.append(result)
+
+    monkeypatch.setattr(history, "record", record)
+    result = CliRunner().invoke(main, ["scan", *map(str, GOOD_IMAGES), "--format", "json"])
+    assert result.exit_code == 4, result.output
+    assert [r["sha256"] for r in json_lines(result.stdout)] == [saved[0].sha256]
+    assert "disk is full" in result.output
+
+
+def test_a_full_disk_when_opening_the_history_is_exit_4(home, monkeypatch):
+    from edge_app import history
+
+    def full(db):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(history, "migrate", full)
+    result = CliRunner().invoke(main, ["scan", str(GOOD_IMAGES[0])])
+    assert result.exit_code == 4 and "disk is full" in result.output

@@ -115,8 +115,11 @@ def test_a_half_copied_model_is_refused(verified_model, tmp_path):
         load_model(half)
 
 
-def test_a_model_given_without_checksum_loads_unverified(bare_int8_model):
-    assert load_model(bare_int8_model).checksum_file is None
+def test_a_model_given_without_checksum_is_refused_unless_unverified_use_is_allowed(bare_int8_model):
+    with pytest.raises(ModelError, match="--allow-unverified-model"):
+        load_model(bare_int8_model)
+    unverified = load_model(bare_int8_model, allow_unverified=True)
+    assert unverified.checksum_file is None and not unverified.verified
 
 
 def test_the_default_model_must_exist_and_carry_its_checksum(verified_model, tmp_path, monkeypatch):
@@ -136,7 +139,7 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     fake = tmp_path / "model.tflite"
     fake.write_bytes(b"not a flatbuffer at all" * 10)
     with pytest.raises(ModelError, match="not a usable TensorFlow Lite model"):
-        load_model(fake)
+        load_model(fake, allow_unverified=True)
 
 
 def test_a_malformed_checksum_file_is_refused(verified_model, tmp_path):
