@@ -135,7 +135,7 @@ def _display_gray(image: Image.Image) -> Image.Image:
 
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=3)
+    image.save(buffer, format="PNG", compress_level=1)  # fast: the images are small, time matters more
     return buffer.getvalue()
 
 
