@@ -65,6 +65,14 @@ class DicomTags:
     study_uid: str | None
 
 
+class DicomRejected(ImageRejected):
+    """A readable DICOM that must not be scanned; keeps its tags, so the rejection is filed under its patient."""
+
+    def __init__(self, rejection: ImageRejected, tags: DicomTags) -> None:
+        super().__init__(rejection.reason, str(rejection))
+        self.tags = tags
+
+
 def has_dicom_preamble(data: bytes) -> bool:
     """A DICOM Part 10 file: 128 bytes of preamble, then the letters DICM."""
     return data[128:_PREAMBLE_END] == b"DICM"
@@ -96,10 +104,13 @@ def decode_input(data: bytes, size: int, name: str = "") -> tuple[Image.Image, D
 def read_dicom(data: bytes) -> tuple[Image.Image, DicomTags]:
     """A frontal CR/DX DICOM -> float image of its display intensities; rejects everything else."""
     dataset = _parse(data)
-    _check_screenable(dataset)
-    _check_decoder(dataset)
-    image = pixels_to_image(_display_pixels(dataset))
-    return image, DicomTags(_text(dataset, "PatientID"), _text(dataset, "StudyInstanceUID"))
+    tags = DicomTags(_text(dataset, "PatientID"), _text(dataset, "StudyInstanceUID"))
+    try:
+        _check_screenable(dataset)
+        _check_decoder(dataset)
+        return pixels_to_image(_display_pixels(dataset)), tags
+    except ImageRejected as exc:
+        raise DicomRejected(exc, tags) from exc
 
 
 def _parse(data: bytes):

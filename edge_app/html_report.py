@@ -144,7 +144,7 @@ def _facts(model: ScanModel, patient: str | None, operator: str | None, generate
         ("Operator", operator or "not given"),
         ("Date", generated),
         ("Threshold", f"{model.threshold:.3f} ({source}); shown as score 50"),
-        ("Model", f"version {model.version}, runtime {model.runtime}"),
+        ("Model", f"version {model.version}, runtime {model.runtime}; {model.integrity}"),
     ]
     cells = "".join(f"<tr><td>{_e(name)}</td><td>{_e(value)}</td></tr>" for name, value in rows)
     return (

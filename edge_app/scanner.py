@@ -178,6 +178,7 @@ def prepare_image(path: Path, input_size: int) -> PreparedImage:
         model_input = to_model_input(image, input_size)
     except ImageRejected as exc:
         failure = (REJECTED, exc.reason, str(exc))
+        dicom = getattr(exc, "tags", dicom)  # a rejected DICOM still says whose it is
     except OSError as exc:
         failure = (ERROR, UNREADABLE_FILE, f"The file could not be read ({exc.strerror or exc}).")
     except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch

@@ -179,3 +179,18 @@ def test_compressed_dicoms_decode_to_the_same_pixels_as_uncompressed(syntax):
     uncompressed = np.asarray(dicom_input.read_dicom(dicom_bytes(dataset))[0])
     dataset.compress(syntax)
     assert np.array_equal(np.asarray(dicom_input.read_dicom(dicom_bytes(dataset))[0]), uncompressed)
+
+
+def test_a_rejected_dicom_is_still_filed_under_its_patient_and_study(shipped_model, tmp_path):
+    lateral = cr_dataset(SAMPLE_JPEGS[0], view="LL", patient_id="DCM-LAT", study_uid="1.2.5")
+    result = scan_file(write_dicom(lateral, tmp_path / "lateral.dcm"), shipped_model)
+    assert (result.status, result.reason) == (REJECTED, "lateral_view")
+    assert (result.patient_id, result.study_uid) == ("DCM-LAT", "1.2.5")
+
+
+def test_a_dicom_failing_the_quality_gate_keeps_its_patient(shipped_model, tmp_path):
+    dataset = cr_dataset(SAMPLE_JPEGS[0], voi_lut=False, monochrome1=False, patient_id="DCM-DARK")
+    dataset.WindowCenter, dataset.WindowWidth = 4000, 10  # everything below the window: a black image
+    result = scan_file(write_dicom(dataset, tmp_path / "dark.dcm"), shipped_model)
+    assert result.status == REJECTED and result.reason in ("blank_image", "saturated_image")
+    assert result.patient_id == "DCM-DARK"
