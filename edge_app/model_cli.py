@@ -37,7 +37,7 @@ def install(package: Path) -> None:
 
     click.echo(f"Checking {package} ...", err=True)
     try:
-        installed = install_package(package)
+        installed = _checked(install_package, package)
     except PackageRefused as exc:
         raise Refused(f"Model NOT installed ({exc.reason}): {exc} The active model has not changed.") from exc
     record = installed.record

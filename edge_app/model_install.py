@@ -34,6 +34,7 @@ from edge_app.model_metadata import read_metadata
 from edge_app.model_package import CARD_FILE, MANIFEST_FILE, ModelPackage, PackageRefused, read_package
 from edge_app.model_store import DEFAULT_MODEL, ModelError, ScanModel, load_model, sidecar_path
 from edge_app.paths import config_dir
+from edge_app.runtime import sha256_hex
 from edge_app.scanner import now_utc
 from edge_app.selftest import SelftestReport, run_selftest
 from edge_app.signing import PROJECT_KEY_FILE, key_id, load_public_key, public_key_pem
@@ -135,6 +136,13 @@ def _verify_staged(staging: Path, package: ModelPackage) -> SelftestReport:
     return report
 
 
+def _already_installed(model_id: str, sha256: str) -> bool:
+    """An intact copy of this model is in place already (reinstalling it then only switches the pointer,
+    and scans running meanwhile never find its folder missing)."""
+    path = model_file(model_id)
+    return path.is_file() and sha256_hex(path.read_bytes()) == sha256
+
+
 def _current_state() -> ActiveState:
     try:
         return read_state()
@@ -150,7 +158,8 @@ def install_package(path: Path) -> Installed:
     staging = _stage(package, path)
     try:
         report = _verify_staged(staging, package)
-        replace_folder(staging, models_dir() / model_id)
+        if not _already_installed(model_id, package.manifest["model_sha256"]):
+            replace_folder(staging, models_dir() / model_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     state = _current_state()

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from edge_app import active_model, model_package, model_store
 from edge_app.cli import main as edge_scan
+from edge_app.model_install import trusted_keys_dir
 from edge_app.model_metadata import read_metadata
 from edge_app.paths import HOME_ENV
 from quantize.export_cli import main as edge_export
@@ -265,3 +266,20 @@ def test_a_damaged_active_pointer_stops_scans_with_a_way_out(device):
     with pytest.raises(model_store.ModelError, match="rollback"):
         model_store.load_model()
     assert active_model.read_state().active == "0123456789abcdef"
+
+
+def test_reinstalling_a_rolled_back_package_makes_it_active_again(device, keys, tmp_path):
+    pnsm = package(variant_model(tmp_path / "v2", model_version="v2"), keys, tmp_path / "v2.pnsm")
+    assert run(edge_scan, "model", "install", pnsm).exit_code == 0
+    folder = next(p for p in (device / "models").iterdir() if p.is_dir())
+    before = folder.stat().st_ino
+    assert run(edge_scan, "model", "rollback").exit_code == 0
+    assert run(edge_scan, "model", "install", pnsm).exit_code == 0
+    assert model_store.load_model().version == "v2"
+    assert folder.stat().st_ino == before  # the intact installed copy was kept, not replaced
+
+
+def test_a_damaged_trusted_key_file_is_reported_not_a_traceback(device, keys, tmp_path):
+    (trusted_keys_dir() / "broken.pub").write_text("not a key")
+    refused = run(edge_scan, "model", "install", package(variant_model(tmp_path / "m"), keys, tmp_path / "m.pnsm"))
+    assert refused.exit_code == 1 and "broken.pub" in refused.output and refused.exception.__class__ is SystemExit
