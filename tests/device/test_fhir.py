@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pydicom
 import pytest
 from click.testing import CliRunner
 from fhir.resources.R4B.bundle import Bundle
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from edge_app.cli import main
 from edge_app.fhir_export import MODEL_SHA256_SYSTEM, PATIENT_ID_SYSTEM
 from edge_app.paths import SAMPLES_DIR
-from tests.dicom_factory import clinic_batch, cr_dataset, write_dicom
+from tests.dicom_factory import bundled_file, clinic_batch, cr_dataset, write_dicom
 
 OBSERVATION_STATUSES = {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error"}
 REPORT_STATUSES = OBSERVATION_STATUSES | {"partial", "appended"}
@@ -130,7 +131,8 @@ def test_pneumonia_reports_carry_the_snomed_code_and_the_study_uid_is_linked(sca
     assert len(coded) == sum(r["status"] == "ok" and r["label"] == "PNEUMONIA" for r in records.values())
     assert all(r["conclusionCode"][0]["coding"][0]["code"] == "233604007" for r in coded)
     studies = [r["imagingStudy"][0]["identifier"]["value"] for r in reports if "imagingStudy" in r]
-    assert studies == ["urn:oid:1.2.840.99"]
+    ct_study = pydicom.dcmread(bundled_file("CT_small.dcm")).StudyInstanceUID  # the rejected CT keeps its study
+    assert sorted(studies) == sorted(["urn:oid:1.2.840.99", f"urn:oid:{ct_study}"])
 
 
 def test_exporting_twice_gives_the_same_resource_ids_and_since_filters(scanned_history):
