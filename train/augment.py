@@ -2,26 +2,43 @@
 
 This is not a second preprocessing: inputs come from `edge_app.preprocess`,
 and these random changes only widen what the model sees in training, towards
-what other sites and devices produce: small positioning differences (shift,
-rotation, zoom), detector noise and blur, and residual contrast differences
-that equalisation does not remove. No flips: the heart sits on the left, and a
+what other sites and devices produce: other framing (random-resized crops with
+aspect jitter, small rotations), detector noise and blur, and residual contrast
+differences that equalisation does not remove. No flips: the heart sits on the left, and a
 mirrored chest is not a plausible X-ray.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from train.keras_env import keras, tf
 
+FRAMING_AREA = (0.5, 1.2)
+"""Area of the random box relative to the image: from a crop of half the image to a 20% zoom-out."""
+FRAMING_MAX_ASPECT = 1.33
+"""Largest width:height (or height:width) ratio the box is stretched to."""
 
-def geometric_layers(seed: int) -> keras.Sequential:
-    return keras.Sequential(
-        [
-            keras.layers.RandomRotation(0.03, fill_mode="constant", fill_value=-1.0, seed=seed),
-            keras.layers.RandomZoom((-0.15, 0.1), fill_mode="constant", fill_value=-1.0, seed=seed + 1),
-            keras.layers.RandomTranslation(0.06, 0.06, fill_mode="constant", fill_value=-1.0, seed=seed + 2),
-        ],
-        name="geometric_augmentation",
-    )
+
+def reframe(images: tf.Tensor, area: tuple[float, float], max_aspect: float) -> tf.Tensor:
+    """Random-resized framing: each image is cut (or padded) to a box of random
+    area and aspect ratio at a random place, then resized back to the input size.
+
+    Other sites frame the chest differently (tighter or looser collimation,
+    other detector aspect ratios, all squashed to a square by preprocessing).
+    A model trained on one framing leans on it: on external images its AUC
+    falls when they are centre-cropped. An area above 1 zooms out, with a
+    black (-1) border as on a film.
+    """
+    shape = tf.shape(images)
+    batch = shape[0]
+    scale = tf.random.uniform([batch], area[0], area[1])
+    aspect = tf.exp(tf.random.uniform([batch], -np.log(max_aspect), np.log(max_aspect)))
+    height, width = tf.sqrt(scale / aspect), tf.sqrt(scale * aspect)
+    top = tf.random.uniform([batch]) * (1.0 - height)
+    left = tf.random.uniform([batch]) * (1.0 - width)
+    boxes = tf.stack([top, left, top + height, left + width], axis=1)
+    return tf.image.crop_and_resize(images, boxes, tf.range(batch), shape[1:3], extrapolation_value=-1.0)
 
 
 def photometric(images: tf.Tensor) -> tf.Tensor:
@@ -44,9 +61,10 @@ def photometric(images: tf.Tensor) -> tf.Tensor:
 
 
 def make_augmenter(seed: int):
-    geometric = geometric_layers(seed)
+    rotate = keras.layers.RandomRotation(0.03, fill_mode="constant", fill_value=-1.0, seed=seed)
 
     def augment(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return photometric(geometric(images, training=True)), labels
+        framed = reframe(rotate(images, training=True), FRAMING_AREA, FRAMING_MAX_ASPECT)
+        return photometric(framed), labels
 
     return augment
