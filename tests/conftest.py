@@ -23,6 +23,13 @@ TINY_INT8_BARE_MODEL = FIXTURES / "models" / "tiny_int8_bare.tflite"
 TINY_IMAGE_SIZE = 32
 
 
+@pytest.fixture(autouse=True)
+def private_data_folder(tmp_path_factory, monkeypatch) -> None:
+    """Every test gets its own empty PneumoScan data folder: a model installed, a site profile or a history
+    on the machine running the tests never changes a result, and no test writes into them."""
+    monkeypatch.setenv("PNEUMOSCAN_HOME", str(tmp_path_factory.mktemp("pneumoscan-home")))
+
+
 @pytest.fixture(scope="session")
 def fixture_data() -> Path:
     return FIXTURE_DATA
