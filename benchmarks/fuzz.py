@@ -8,7 +8,7 @@ file names. The test suite scans its output on every CI run; this module's
 command makes many more and reports how many damaged files still got a
 verdict:
 
-    python -m benchmarks.fuzz --sources ../shared/data/originals --out /tmp/fuzz --per-source 120
+    python -m benchmarks.fuzz --sources ../shared/data/originals --out /tmp/fuzz --flips 20
 """
 
 from __future__ import annotations
@@ -280,17 +280,29 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports kilobytes, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
 @click.command()
 @click.option("--sources", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--limit", type=int, default=0, help="Use only the first N source images (0: all).")
 @click.option("--flips", type=int, default=20, show_default=True, help="Bit-flip variants per image and format.")
-def main(sources: Path, out: Path, limit: int, flips: int) -> None:
+@click.option("--rows", is_flag=True, help="Also print one line per input (path, kind, status, reason, seconds).")
+def main(sources: Path, out: Path, limit: int, flips: int, rows: bool) -> None:
     """Fuzz edge-scan with damaged copies of the JPEGs under SOURCES; prints a JSON summary."""
     images = sorted(path for path in sources.rglob("*") if path.suffix.lower() in (".jpeg", ".jpg", ".png"))
     cases = make_inputs(images[: limit or None], out, flips=flips)
-    summary = summarise(scan_cases(cases))
-    json.dump(summary, sys.stdout, indent=2)
+    scanned = scan_cases(cases)
+    report = {"summary": summarise(scanned), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    if rows:
+        report["rows"] = scanned
+    json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.model_metadata import read_metadata
+from edge_app.native_stderr import without_runtime_info
 
 _RUNTIMES = (
     ("ai-edge-litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
@@ -78,8 +79,9 @@ class TFLiteClassifier:
         self.sha256 = sha256_hex(self.content)
         self.metadata = read_metadata(self.content)
         self.runtime = load_runtime()
-        self.interpreter = self.runtime.interpreter_class(model_content=self.content, num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        with without_runtime_info():
+            self.interpreter = self.runtime.interpreter_class(model_content=self.content, num_threads=num_threads)
+            self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
 

@@ -17,6 +17,7 @@ from quantize.pipeline import (
     QuantizeConfig,
 )
 from quantize.source import QuantizeError
+from train.needs_tensorflow import require_tensorflow
 
 PARITY_EXIT_CODE = 3
 
@@ -89,6 +90,7 @@ def main(**options) -> None:
     model_card.md and quantize_report.json. Exits 3 when an int8 model loses more
     than 0.01 validation AUC against the Keras model.
     """
+    require_tensorflow("edge-quantize")
     from quantize.pipeline import quantize
 
     config = QuantizeConfig(**options)

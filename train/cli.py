@@ -9,6 +9,7 @@ import click
 
 from edge_app.contract import DEFAULT_INPUT_SIZE
 from edge_app.dataset import DatasetError
+from train.needs_tensorflow import require_tensorflow
 from train.training import MODEL_FILE, REPORT_FILE, TrainConfig
 
 
@@ -83,6 +84,7 @@ def main(**options) -> None:
     report.json (counts, per-epoch metrics, AUC, sensitivity and specificity
     with 95% confidence intervals at the operating threshold).
     """
+    require_tensorflow("edge-train")
     from train.training import train
 
     config = TrainConfig(**options)
