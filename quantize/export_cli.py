@@ -12,7 +12,8 @@ from quantize.android_export import ExportError, export_android
 
 @click.group(epilog="Example: edge-export android --model runs/q1/pruned_int8.tflite --out dist/android")
 def main() -> None:
-    """Package a model written by edge-quantize for an app."""
+    """Package PneumoScan for devices: Android exports, signing keys, signed model updates (.pnsm)
+    and offline install bundles."""
 
 
 @main.command()
