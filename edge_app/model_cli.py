@@ -5,6 +5,7 @@ Kept apart from cli.py so the scanning commands stay short; cli.py adds this gro
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -51,12 +52,16 @@ def install(package: Path) -> None:
 def list_command() -> None:
     """List the built-in and installed models; the active one is marked."""
     from edge_app.model_install import list_models
+    from edge_app.model_store import MODEL_ENV
 
     for model_id, role, record in _checked(list_models):
         mark = {"active": "* active  ", "previous": "  previous"}.get(role, "          ")
         signed = f"  signed by {record['signed_by']}" if "signed_by" in record else ""
         when = f"  installed {record['installed_at']}" if "installed_at" in record else ""
         click.echo(f"{mark}  {model_id:<16}  {record.get('model_version')}{signed}{when}")
+    override = os.environ.get(MODEL_ENV)
+    if override:
+        click.echo(f"Note: scans use {override} instead, because {MODEL_ENV} is set.", err=True)
 
 
 @model_group.command()

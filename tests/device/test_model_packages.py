@@ -283,3 +283,9 @@ def test_a_damaged_trusted_key_file_is_reported_not_a_traceback(device, keys, tm
     (trusted_keys_dir() / "broken.pub").write_text("not a key")
     refused = run(edge_scan, "model", "install", package(variant_model(tmp_path / "m"), keys, tmp_path / "m.pnsm"))
     assert refused.exit_code == 1 and "broken.pub" in refused.output and refused.exception.__class__ is SystemExit
+
+
+def test_model_list_says_when_pneumoscan_model_overrides_the_active_model(device, monkeypatch):
+    monkeypatch.setenv(model_store.MODEL_ENV, str(SHIPPED))
+    listed = run(edge_scan, "model", "list")
+    assert listed.exit_code == 0 and f"because {model_store.MODEL_ENV} is set" in listed.output
