@@ -75,6 +75,11 @@ def m003_add_model_verified(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE scans ADD COLUMN model_verified INTEGER")
 
 
+@migration
+def m004_add_correction(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE scans ADD COLUMN correction TEXT")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 _COLUMNS = tuple(ScanResult.__dataclass_fields__)
 _BOOLEAN_COLUMNS = ("uncertain", "refer", "model_verified")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from edge_app import gate
 from edge_app.dicom_input import DICOM_REASONS
 from edge_app.model_store import ScanModel
 from edge_app.paths import data_dir, history_path
@@ -35,7 +36,8 @@ def describe(model: ScanModel) -> dict:
         "data_dir": str(data_dir()),
         "history_db": str(history_path()),
         "metadata": model.metadata,
-        "rejection_reasons": {**REASONS, **DICOM_REASONS},
+        "rejection_reasons": {**REASONS, **DICOM_REASONS, **gate.REASONS},
+        "gate_sha256": model.gate.sha256 if model.gate else None,
     }
 
 
@@ -60,6 +62,7 @@ def format_description(description: dict) -> str:
         f"to {50 + description['uncertain_margin']}",
         f"Labels:       {', '.join(description['labels'])}",
         f"Runtime:      {description['runtime']} {description['runtime_version']}",
+        f"X-ray gate:   {description['gate_sha256'] or 'none'} (refuses non-chest-X-rays, rights turned ones)",
         f"History:      {description['history_db']}",
     ]
     metadata = description["metadata"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from edge_app import contract
 from edge_app.active_model import ActivePointerDamaged, active_model_path
+from edge_app.gate import GATE_MODEL, Gate, open_gate
 from edge_app.runtime import RuntimeUnavailable, TFLiteClassifier, sha256_hex
 from edge_app.threshold import COMMAND_LINE, MODEL
 
@@ -47,6 +48,8 @@ class ScanModel:
     """The .sha256 file the model was verified against; None when it had none."""
     threshold_detail: str = ""
     """How that threshold was chosen, in words, for `edge-scan info`."""
+    gate: Gate | None = None
+    """The chest X-ray gate every image passes before this model sees it."""
 
     @property
     def verified(self) -> bool:
@@ -197,4 +200,16 @@ def load_model(
     else:
         chosen, source, detail = FALLBACK_THRESHOLD, MODEL, "default 0.5: the model carries no metadata"
     labels = tuple(metadata.get("labels", contract.LABELS))
-    return ScanModel(classifier, path, chosen, source, labels, checksum_file, detail)
+    return ScanModel(classifier, path, chosen, source, labels, checksum_file, detail, gate=load_gate())
+
+
+def load_gate(path: Path = GATE_MODEL) -> Gate:
+    """The chest X-ray gate that ships with PneumoScan, verified against its checksum."""
+    if not path.is_file():
+        raise ModelError(f"The chest X-ray gate {path} is missing. Reinstall PneumoScan.")
+    content = path.read_bytes()
+    verify_integrity(path, content, required=True)
+    try:
+        return open_gate(content)
+    except Exception as exc:  # the interpreter raises RuntimeError or ValueError for a bad flatbuffer
+        raise ModelError(f"{path}: not a usable chest X-ray gate ({exc}). Reinstall PneumoScan.") from exc

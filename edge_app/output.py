@@ -40,6 +40,7 @@ SCAN_FIELDS = (
     "operator",
     "study_uid",
     "model_verified",
+    "correction",
 )
 HISTORY_FIELDS = ("id", *SCAN_FIELDS)
 
@@ -149,8 +150,9 @@ class ScanTableWriter:
                 path=printable(record["path"]),
             )
         )
-        if record["status"] != OK:
+        if record["status"] != OK or record.get("correction"):
             self._line(f"    {printable(record['message'])}")
+        if record["status"] != OK:
             self.counts["not_scanned"] += 1
         else:
             self.counts["ok"] += 1

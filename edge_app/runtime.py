@@ -94,6 +94,10 @@ class TFLiteClassifier:
         return self.input_shape[1]
 
     @property
+    def outputs_size(self) -> int:
+        return int(np.prod(self._output["shape"]))
+
+    @property
     def input_dtype(self) -> str:
         return np.dtype(self._input["dtype"]).name
 
@@ -108,12 +112,16 @@ class TFLiteClassifier:
         info = np.iinfo(dtype)
         return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
 
-    def predict(self, x: np.ndarray) -> float:
-        """P(PNEUMONIA) for one preprocessed image of shape (size, size, 1)."""
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """Every output value, dequantized, for one preprocessed image of shape (size, size, 1)."""
         self.interpreter.set_tensor(self._input["index"], self.input_tensor(x))
         self.interpreter.invoke()
-        raw = self.interpreter.get_tensor(self._output["index"]).reshape(-1)[0]
+        raw = self.interpreter.get_tensor(self._output["index"]).reshape(-1)
         scale, zero_point = self._output["quantization"]
         if np.dtype(self._output["dtype"]) == np.float32:
-            return float(raw)
-        return float((float(raw) - zero_point) * scale)
+            return raw.astype(np.float64)
+        return (raw.astype(np.float64) - zero_point) * scale
+
+    def predict(self, x: np.ndarray) -> float:
+        """P(PNEUMONIA) for one preprocessed image of shape (size, size, 1)."""
+        return float(self.outputs(x)[0])

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.dicom_input import decode_input, is_dicom_file
+from edge_app.gate import GATE_INPUT_SIZE, Correction
 from edge_app.image_file import read_image_file
 from edge_app.model_store import ScanModel
 from edge_app.ordered_pool import ordered_map
@@ -78,6 +79,8 @@ class ScanResult:
     study_uid: str | None = None
     model_verified: bool | None = None
     """False when the model had no checksum to check it against (--allow-unverified-model)."""
+    correction: str | None = None
+    """What the chest X-ray gate did to right the image before scanning (e.g. "rotate_180+invert"); None if nothing."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -162,6 +165,8 @@ class PreparedImage:
     patient_id: str | None = None
     """From the DICOM header, for a DICOM file."""
     study_uid: str | None = None
+    gate_input: np.ndarray | None = None
+    """The chest X-ray gate's input, made from the same decoded image."""
 
 
 def prepare_image(path: Path, input_size: int) -> PreparedImage:
@@ -169,13 +174,14 @@ def prepare_image(path: Path, input_size: int) -> PreparedImage:
 
     Safe to run in worker threads: it touches no model and no shared state."""
     started = time.perf_counter()
-    sha256 = model_input = failure = dicom = None
+    sha256 = model_input = gate_input = failure = dicom = None
     try:
         data = read_image_file(Path(path))
         sha256 = sha256_hex(data)
         image, dicom = decode_input(data, input_size, Path(path).name)
         check_quality(image)
         model_input = to_model_input(image, input_size)
+        gate_input = to_model_input(image, GATE_INPUT_SIZE)
     except ImageRejected as exc:
         failure = (REJECTED, exc.reason, str(exc))
         dicom = getattr(exc, "tags", dicom)  # a rejected DICOM still says whose it is
@@ -184,25 +190,28 @@ def prepare_image(path: Path, input_size: int) -> PreparedImage:
     except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
         failure = (ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - started
-    if dicom is None:
-        return PreparedImage(Path(path), sha256, model_input, failure, seconds)
-    return PreparedImage(Path(path), sha256, model_input, failure, seconds, dicom.patient_id, dicom.study_uid)
+    patient_id, study_uid = (None, None) if dicom is None else (dicom.patient_id, dicom.study_uid)
+    return PreparedImage(Path(path), sha256, model_input, failure, seconds, patient_id, study_uid, gate_input)
 
 
 def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:
     """Run the model on a prepared image and make its result record; never raises for a bad image.
     `elapsed_ms` is the work spent on this image (preparing plus the model), not time spent waiting in a queue."""
     started = time.perf_counter()
-    label = probability = score = uncertain = refer = reason = message = None
+    label = probability = score = uncertain = refer = reason = message = correction = None
     if prepared.failure is not None:
         status, reason, message = prepared.failure
     else:
         try:
-            found = model.classifier.predict(prepared.model_input)
+            righted = model.gate.check_input(prepared.gate_input) if model.gate is not None else Correction()
+            found = model.classifier.predict(righted.apply(prepared.model_input))
             verdict = classify(found, model.threshold, model.labels)
             found_score = round(threshold_score(found, model.threshold))
             # Assigned together once every step succeeded: an error record never carries a label.
             probability, (label, uncertain, refer), score, status = found, verdict, found_score, OK
+            correction, message = righted.code, righted.sentence if righted.needed else None
+        except ImageRejected as exc:  # the gate: not a chest X-ray, or unsure which way up
+            status, reason, message = REJECTED, exc.reason, str(exc)
         except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
             status, reason, message = ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}"
     return ScanResult(
@@ -226,6 +235,7 @@ def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContex
         operator=context.operator,
         study_uid=prepared.study_uid,
         model_verified=model.verified,
+        correction=correction,
     )
 
 

@@ -1,0 +1,128 @@
+"""The chest X-ray gate that ships in edge_app/models: refuses non-X-rays, rights turned X-rays.
+
+TensorFlow-free: the shipped int8 gate runs in LiteRT, on committed fixture X-rays and on
+images generated here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from edge_app import gate
+from edge_app.model_store import ModelError, load_gate, sidecar_path
+from edge_app.preprocess import ImageRejected, decode_image, to_model_input
+from tests.conftest import FIXTURE_DATA
+
+FIXTURE_XRAYS = sorted(FIXTURE_DATA.rglob("*.jpeg"))
+
+
+@pytest.fixture(scope="module")
+def shipped_gate() -> gate.Gate:
+    return load_gate()
+
+
+def _png(image: Image.Image, path) -> Image.Image:
+    image.save(path)
+    return decode_image(path)
+
+
+def _non_xrays(rng: np.random.Generator) -> dict[str, Image.Image]:
+    yy, xx = np.mgrid[0:300, 0:400].astype(np.float32)
+    shapes = Image.new("L", (400, 300), 200)
+    draw = ImageDraw.Draw(shapes)
+    draw.ellipse((40, 30, 200, 250), fill=30)
+    draw.rectangle((220, 60, 380, 200), fill=120)
+    draw.text((20, 260), "Clinic register, page 4", fill=0)
+    return {
+        "noise": Image.fromarray(rng.integers(0, 256, (300, 400), dtype=np.uint8)),
+        "gradient": Image.fromarray((xx / 400 * 255).astype(np.uint8)),
+        "rings": Image.fromarray((127 + 120 * np.sin(np.hypot(xx - 200, yy - 150) / 6)).astype(np.uint8)),
+        "shapes": shapes,
+    }
+
+
+def test_the_shipped_gate_is_verified_and_carries_its_thresholds(shipped_gate):
+    assert sidecar_path(gate.GATE_MODEL).is_file()
+    assert shipped_gate.classifier.input_dtype == "int8" and shipped_gate.classifier.input_size == gate.GATE_INPUT_SIZE
+    assert shipped_gate.metadata["classes"] == list(gate.CLASS_NAMES)
+    assert 0 < shipped_gate.xray_threshold < 1 and 0.5 < shipped_gate.correction_confidence <= 1
+
+
+def test_a_damaged_gate_is_refused(tmp_path):
+    copy = tmp_path / "gate.tflite"
+    content = bytearray(gate.GATE_MODEL.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    copy.write_bytes(bytes(content))
+    sidecar_path(copy).write_text(sidecar_path(gate.GATE_MODEL).read_text())
+    with pytest.raises(ModelError, match="does not match"):
+        load_gate(copy)
+
+
+@pytest.mark.parametrize("kind", ["noise", "gradient", "rings", "shapes"])
+def test_synthetic_non_xrays_are_refused(shipped_gate, kind, tmp_path):
+    image = _png(_non_xrays(np.random.default_rng(3))[kind], tmp_path / f"{kind}.png")
+    with pytest.raises(ImageRejected) as refused:
+        shipped_gate.check(image)
+    assert refused.value.reason == gate.NOT_A_CHEST_XRAY
+
+
+def test_upright_fixture_xrays_pass_unchanged(shipped_gate):
+    corrections = [shipped_gate.check(decode_image(path)) for path in FIXTURE_XRAYS]
+    assert all(not c.needed for c in corrections)
+
+
+@pytest.mark.parametrize(("turns", "inverted"), [(1, False), (2, False), (3, False), (0, True), (2, True)])
+def test_a_turned_or_inverted_xray_is_righted_or_refused_never_passed_as_it_is(shipped_gate, turns, inverted, tmp_path):
+    righted = 0
+    for path in FIXTURE_XRAYS[:12]:
+        turned = Image.open(path).convert("L").rotate(90 * turns, expand=True)
+        image = _png(ImageOps.invert(turned) if inverted else turned, tmp_path / "turned.png")
+        try:
+            correction = shipped_gate.check(image)
+        except ImageRejected as refused:
+            assert refused.reason in (gate.WRONG_ORIENTATION, gate.INVERTED_IMAGE)
+            continue
+        assert (correction.quarter_turns, correction.inverted) == (turns, inverted)
+        righted += 1
+    assert righted >= 10, "nearly every clearly turned fixture X-ray is righted, not refused"
+
+
+def test_a_correction_restores_the_upright_model_input():
+    upright = to_model_input(decode_image(FIXTURE_XRAYS[0]), 64)
+    for turns in range(4):
+        for inverted in (False, True):
+            turned = np.rot90(upright, turns, axes=(0, 1)) * (-1.0 if inverted else 1.0)
+            np.testing.assert_array_equal(gate.Correction(turns, inverted).apply(turned), upright)
+
+
+def test_correction_codes_and_sentences():
+    assert gate.Correction().code is None and not gate.Correction().needed
+    assert gate.Correction(1, False).code == "rotate_cw_90"
+    assert gate.Correction(2, True).code == "rotate_180+invert"
+    assert gate.Correction(3, False).code == "rotate_ccw_90"
+    assert "upside down" in gate.Correction(2, False).sentence
+    assert "inverted" in gate.Correction(0, True).sentence
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "outcome"),
+    [
+        ([0.6, 0.4, 0, 0, 0, 0, 0, 0, 0], gate.NOT_A_CHEST_XRAY),
+        ([0.0, 0.97, 0.01, 0.01, 0.01, 0, 0, 0, 0], (0, False)),
+        ([0.1, 0.0, 0.0, 0.9, 0.0, 0, 0, 0, 0], (2, False)),  # sure once the not-X-ray share is set aside
+        ([0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.95, 0.05, 0], (1, True)),
+        ([0.0, 0.5, 0.0, 0.5, 0.0, 0, 0, 0, 0], gate.WRONG_ORIENTATION),
+        ([0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.0], gate.INVERTED_IMAGE),
+    ],
+)
+def test_decisions_follow_the_thresholds(shipped_gate, probabilities, outcome):
+    decider = gate.Gate(shipped_gate.classifier, {"xray_threshold": 0.5, "correction_confidence": 0.9})
+    if isinstance(outcome, str):
+        with pytest.raises(ImageRejected) as refused:
+            decider.decide(np.array(probabilities))
+        assert refused.value.reason == outcome
+    else:
+        found = decider.decide(np.array(probabilities))
+        assert (found.quarter_turns, found.inverted) == outcome
