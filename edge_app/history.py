@@ -81,6 +81,13 @@ def m004_add_correction(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE scans ADD COLUMN correction TEXT")
 
 
+@migration
+def m005_add_threshold_source(db: sqlite3.Connection) -> None:
+    """Where each scan's threshold came from (model, site or command_line), so an audit can tell a site
+    calibration from a threshold typed once. Scans saved before this column existed leave it empty."""
+    db.execute("ALTER TABLE scans ADD COLUMN threshold_source TEXT")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 _COLUMNS = tuple(ScanResult.__dataclass_fields__)
 _BOOLEAN_COLUMNS = ("uncertain", "refer", "model_verified")

@@ -41,6 +41,7 @@ SCAN_FIELDS = (
     "study_uid",
     "model_verified",
     "correction",
+    "threshold_source",
 )
 HISTORY_FIELDS = ("id", *SCAN_FIELDS)
 

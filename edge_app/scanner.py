@@ -81,6 +81,8 @@ class ScanResult:
     """False when the model had no checksum to check it against (--allow-unverified-model)."""
     correction: str | None = None
     """What the chest X-ray gate did to right the image before scanning (e.g. "rotate_180+invert"); None if nothing."""
+    threshold_source: str | None = None
+    """Where `threshold` came from: model, site (edge-scan calibrate) or command_line (--threshold)."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -236,6 +238,7 @@ def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContex
         study_uid=prepared.study_uid,
         model_verified=model.verified,
         correction=correction,
+        threshold_source=model.threshold_source,
     )
 
 

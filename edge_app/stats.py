@@ -143,9 +143,11 @@ def summarize(records: list[dict], profile: dict | None, prevalence: float | Non
     """Everything `edge-scan stats` shows, as plain data (the JSON output)."""
     earlier, recent = split_recent(records)
     drift = referral_drift(recent, profile, prevalence)
+    scanned = [r for r in records if r["status"] == OK]
     return {
         "scans": len(records),
         "by_status": dict(Counter(r["status"] for r in records)),
+        "threshold_sources": dict(Counter(r.get("threshold_source") or "unknown" for r in scanned)),
         "rejections": dict(Counter(r["reason"] for r in records if r["status"] == REJECTED).most_common()),
         "weeks": weekly_referrals(records),
         "score_histogram": score_histogram(records),

@@ -14,6 +14,9 @@ def format_table(summary: dict) -> str:
         return "No scans in the history for this period."
     lines = [f"Scans: {summary['scans']}"]
     lines += [f"  {status}: {count}" for status, count in sorted(summary["by_status"].items())]
+    if summary["threshold_sources"]:
+        used = ", ".join(f"{source} {count}" for source, count in sorted(summary["threshold_sources"].items()))
+        lines.append(f"Thresholds used (scanned images): {used}")
     if summary["rejections"]:
         lines.append("Not scanned, by reason:")
         lines += [f"  {reason:<22} {count}" for reason, count in summary["rejections"].items()]

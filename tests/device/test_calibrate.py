@@ -7,6 +7,7 @@ for a site's own labelled set), scanned with the shipped model.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -97,6 +98,7 @@ def test_calibration_saves_a_profile_that_scan_and_info_then_use(home, site, shi
     assert site_profile.load_profile() == profile
     (scanned,) = scan_json(str(next((site / "NORMAL").iterdir())))
     assert scanned["threshold"] == profile["threshold"] != shipped_model.threshold
+    assert scanned["threshold_source"] == "site"
     info = json.loads(run("info", "--format", "json").stdout)
     assert (info["threshold"], info["threshold_source"]) == (profile["threshold"], "site")
     shown = run("calibrate", "--show")
@@ -144,15 +146,31 @@ def test_after_a_model_update_scans_use_the_new_models_threshold(home, site, tmp
     monkeypatch.setenv("PNEUMOSCAN_MODEL", str(new_model))
     result = CliRunner().invoke(main, ["scan", str(GOOD_IMAGES[0]), "--format", "json", "--no-history"])
     (scanned,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    assert scanned["threshold"] == load_model(new_model).threshold
+    assert (scanned["threshold"], scanned["threshold_source"]) == (load_model(new_model).threshold, "model")
     assert "made for another model" in result.stderr
     assert json.loads(run("info", "--format", "json").stdout)["threshold_source"] == "model"
+
+
+def test_every_output_says_where_the_threshold_came_from(home, shipped_model):
+    image = str(GOOD_IMAGES[0])
+    site_profile.save_profile({"threshold": 0.4, "model_sha256": shipped_model.sha256})
+    (site_scan,) = [json.loads(line) for line in run("scan", image, "--format", "json").stdout.splitlines()]
+    csv_rows = run("scan", image, "--format", "csv", "--threshold", "0.25").stdout.splitlines()
+    assert run("calibrate", "--reset").exit_code == 0
+    (model_scan,) = [json.loads(line) for line in run("scan", image, "--format", "json").stdout.splitlines()]
+    assert (site_scan["threshold_source"], site_scan["threshold"]) == ("site", 0.4)
+    assert (model_scan["threshold_source"], model_scan["threshold"]) == ("model", shipped_model.threshold)
+    header, row = (next(csv.reader([line])) for line in csv_rows)
+    assert dict(zip(header, row, strict=True))["threshold_source"] == "command_line"
+    stored = [json.loads(line) for line in run("history", "--format", "json").stdout.splitlines()]
+    assert [r["threshold_source"] for r in stored] == ["site", "command_line", "model"]
+    assert "threshold_source" in run("history", "--format", "csv").stdout.splitlines()[0].split(",")
 
 
 def test_the_command_line_threshold_overrides_the_site(home, site, shipped_model):
     site_profile.save_profile({"threshold": 0.4, "model_sha256": shipped_model.sha256})
     (scanned,) = scan_json(str(next((site / "NORMAL").iterdir())), "--threshold", "0.25")
-    assert scanned["threshold"] == 0.25
+    assert (scanned["threshold"], scanned["threshold_source"]) == (0.25, "command_line")
 
 
 def test_reset_stops_using_the_profile_and_keeps_it_in_the_archive(home, shipped_model):

@@ -42,6 +42,7 @@ def scan(day: float, refer: bool = False, reason: str | None = None, threshold: 
         "status": "rejected" if reason else "ok",
         "reason": reason,
         "threshold": threshold,
+        "threshold_source": "site" if threshold == THRESHOLD else "command_line",
         "model_sha256": MODEL_SHA,
         "model_version": "test",
         "runtime": "test",
@@ -123,4 +124,5 @@ def test_stats_command_reads_the_history(tmp_path, monkeypatch):
     assert table.exit_code == 0 and "WARNING: Referrals have changed" in table.output and "#" in table.output
     summary = json.loads(CliRunner().invoke(main, ["stats", "--format", "json", "--since", "2026-03-23"]).output)
     assert summary["scans"] == 50 and summary["by_status"] == {"ok": 50}
+    assert summary["threshold_sources"] == {"site": 50}
     assert CliRunner().invoke(main, ["stats", "--since", "yesterday"]).exit_code == 2
