@@ -135,7 +135,9 @@ def _past_scans(since: str | None, patient_id: str | None = None) -> list[dict]:
     "  edge-scan scan --samples                  scan the sample X-rays that come with PneumoScan\n"
     "  edge-scan scan xrays/ --patient-id P-0042 --operator Amina\n"
     "  edge-scan history --since 2025-03-01\n"
-    "  edge-scan selftest                        check this device before a day of screening",
+    "  edge-scan selftest                        check this device before a day of screening\n"
+    "  edge-scan calibrate site_xrays/           choose this site's threshold (NORMAL/ and PNEUMONIA/ inside)\n"
+    "  edge-scan stats                           referrals per week and warnings when they drift",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(package_name="pneumoscan")
