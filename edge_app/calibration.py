@@ -23,7 +23,9 @@ from edge_app import metrics
 from edge_app.contract import LABELS
 from edge_app.dataset import DatasetError, list_split
 from edge_app.model_store import ScanModel
-from edge_app.scanner import OK, ScanResult, classify, now_utc, scan_file
+from edge_app.record import OK, ScanResult, now_utc
+from edge_app.scanner import scan_file
+from edge_app.scoring import classify
 from edge_app.site_profile import PROFILE_FORMAT
 from edge_app.threshold import check_threshold
 

@@ -17,8 +17,8 @@ from edge_app.files import atomic_write_bytes
 from edge_app.heatmap import Explanation, OcclusionMapper, explain, heatmap_name
 from edge_app.model_store import ScanModel
 from edge_app.preprocess import to_model_input
+from edge_app.record import OK, ScanResult
 from edge_app.runtime import sha256_hex
-from edge_app.scanner import OK, ScanResult
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import uuid
 from typing import TextIO
 
 from edge_app.contract import POSITIVE_LABEL
-from edge_app.scanner import OK, now_utc
+from edge_app.record import OK, now_utc
 
 LOCAL_CODES = "urn:pneumoscan:code"
 """PneumoScan's own code system: the score, its components and the rejection reasons have no LOINC code."""

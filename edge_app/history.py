@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge_app.scanner import ScanResult, now_utc
+from edge_app.record import SCAN_FIELDS, ScanResult, now_utc
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
@@ -88,9 +88,20 @@ def m005_add_threshold_source(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE scans ADD COLUMN threshold_source TEXT")
 
 
-SCHEMA_VERSION = len(MIGRATIONS)
-_COLUMNS = tuple(ScanResult.__dataclass_fields__)
+_COLUMNS = SCAN_FIELDS
 _BOOLEAN_COLUMNS = ("uncertain", "refer", "model_verified")
+
+
+def schema_version() -> int:
+    """How many migrations a fully upgraded database has had; counted when asked, so it
+    includes every migration wherever in this module it is defined."""
+    return len(MIGRATIONS)
+
+
+def __getattr__(name: str) -> int:
+    if name == "SCHEMA_VERSION":  # computed at use, never frozen before the last migration is defined
+        return schema_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class HistoryError(Exception):

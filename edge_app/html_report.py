@@ -21,7 +21,8 @@ from edge_app.files import atomic_write_text
 from edge_app.heatmap import describe_strength
 from edge_app.model_store import ScanModel
 from edge_app.output import DISCLAIMER
-from edge_app.scanner import OK, UNCERTAIN_MARGIN, ScanResult
+from edge_app.record import OK, ScanResult
+from edge_app.scoring import UNCERTAIN_MARGIN
 
 THRESHOLD_SOURCES = {
     "model": "the model's own threshold",

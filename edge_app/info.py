@@ -14,7 +14,7 @@ from edge_app.dicom_input import DICOM_REASONS
 from edge_app.model_store import ScanModel
 from edge_app.paths import data_dir, history_path
 from edge_app.quality import REASONS
-from edge_app.scanner import UNCERTAIN_MARGIN
+from edge_app.scoring import UNCERTAIN_MARGIN
 
 
 def describe(model: ScanModel) -> dict:

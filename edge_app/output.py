@@ -15,34 +15,9 @@ from typing import TextIO
 
 from edge_app.contract import POSITIVE_LABEL
 from edge_app.fhir_export import FhirBundleWriter
-from edge_app.scanner import OK, REJECTED, UNCERTAIN_MARGIN
+from edge_app.record import OK, REJECTED, SCAN_FIELDS
+from edge_app.scoring import UNCERTAIN_MARGIN
 
-FORMATS = ("table", "json", "csv")
-
-SCAN_FIELDS = (
-    "path",
-    "status",
-    "label",
-    "probability",
-    "score",
-    "threshold",
-    "uncertain",
-    "refer",
-    "reason",
-    "message",
-    "sha256",
-    "model_sha256",
-    "model_version",
-    "runtime",
-    "scanned_at",
-    "elapsed_ms",
-    "patient_id",
-    "operator",
-    "study_uid",
-    "model_verified",
-    "correction",
-    "threshold_source",
-)
 HISTORY_FIELDS = ("id", *SCAN_FIELDS)
 
 DISCLAIMER = (

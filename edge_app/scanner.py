@@ -8,12 +8,10 @@ and the next image is scanned.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,22 +23,14 @@ from edge_app.model_store import ScanModel
 from edge_app.ordered_pool import ordered_map
 from edge_app.preprocess import ImageRejected, to_model_input
 from edge_app.quality import check_quality
+from edge_app.record import ERROR, OK, REJECTED, ScanResult, now_utc
 from edge_app.runtime import sha256_hex
-
-OK, REJECTED, ERROR = "ok", "rejected", "error"
+from edge_app.scoring import classify, threshold_score
 
 UNREADABLE_FILE = "unreadable_file"
 """The file could not be read (permissions, removed, I/O error): status error."""
 INFERENCE_FAILED = "inference_failed"
 """The model failed on a decoded image: status error, a fault of the device, not the image."""
-
-UNCERTAIN_MARGIN = 20
-"""Scores within 20 points of 50 (the threshold) are flagged uncertain and sent
-for referral, whichever side they fall on: missing pneumonia in a child costs
-more than an extra referral. On the odds scale this is a factor of 7/3 either
-side of the threshold's odds, the same band for every model."""
-
-_LOGIT_EPSILON = 1e-6
 
 SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".dcm"})
 """File types picked up from folders, besides extension-less DICOM files. JPEG,
@@ -56,47 +46,10 @@ class ScanContext:
     operator: str | None = None
 
 
-@dataclass(frozen=True)
-class ScanResult:
-    path: str
-    status: str
-    label: str | None
-    probability: float | None
-    score: int | None
-    threshold: float
-    uncertain: bool | None
-    refer: bool | None
-    reason: str | None
-    message: str | None
-    sha256: str | None
-    model_sha256: str
-    model_version: str
-    runtime: str
-    scanned_at: str
-    elapsed_ms: float
-    patient_id: str | None
-    operator: str | None
-    study_uid: str | None = None
-    model_verified: bool | None = None
-    """False when the model had no checksum to check it against (--allow-unverified-model)."""
-    correction: str | None = None
-    """What the chest X-ray gate did to right the image before scanning (e.g. "rotate_180+invert"); None if nothing."""
-    threshold_source: str | None = None
-    """Where `threshold` came from: model, site (edge-scan calibrate) or command_line (--threshold)."""
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
 def display_path(path: Path) -> str:
     """The path as text that JSON, CSV and SQLite all accept: a file name that is not
     valid UTF-8 (say, Latin-1 from an old USB stick) keeps its odd bytes as \\xNN escapes."""
     return os.fsencode(path).decode("utf-8", errors="backslashreplace")
-
-
-def now_utc() -> str:
-    """ISO 8601 in UTC with milliseconds: sorts as text, so SQL can compare it."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
@@ -130,27 +83,6 @@ def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
             seen.add(key)
             unique.append(path)
     return unique
-
-
-def threshold_score(probability: float, threshold: float) -> float:
-    """The 0-100 score: 50 at the operating threshold, whatever the threshold is.
-
-    A recall-first threshold is often low (say 0.08), so probability x 100 would
-    call a "score 15" suspected pneumonia, which no one reads right. Instead the
-    score is the probability's odds measured against the threshold's odds,
-    100 * sigmoid(logit(p) - logit(t)), so 50 means the same for every model.
-    """
-    p = min(max(probability, _LOGIT_EPSILON), 1.0 - _LOGIT_EPSILON)
-    t = min(max(threshold, _LOGIT_EPSILON), 1.0 - _LOGIT_EPSILON)
-    z = math.log(p / (1.0 - p)) - math.log(t / (1.0 - t))
-    return 100.0 / (1.0 + math.exp(-z))
-
-
-def classify(probability: float, threshold: float, labels: tuple[str, ...]) -> tuple[str, bool, bool]:
-    """(label, uncertain, refer) for a probability at a threshold; at or above the threshold is positive."""
-    positive = probability >= threshold
-    uncertain = abs(threshold_score(probability, threshold) - 50.0) < UNCERTAIN_MARGIN
-    return labels[1] if positive else labels[0], uncertain, positive or uncertain
 
 
 @dataclass(frozen=True)

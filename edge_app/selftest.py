@@ -16,7 +16,8 @@ from pathlib import Path
 
 from edge_app import paths
 from edge_app.model_store import ScanModel
-from edge_app.scanner import OK, ScanResult, scan_file
+from edge_app.record import OK, ScanResult
+from edge_app.scanner import scan_file
 
 LABELS_FILE = "labels.csv"
 
@@ -32,7 +33,6 @@ class Check:
 class SelftestReport:
     checks: list[Check] = field(default_factory=list)
     results: list[ScanResult] = field(default_factory=list)
-    expected: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -65,7 +65,6 @@ def run_selftest(model: ScanModel, folder: Path | None = None) -> SelftestReport
     for path, label in samples.items():
         result = scan_file(path, model)
         report.results.append(result)
-        report.expected[result.path] = label
         if result.status != OK:
             detail = f"{result.status}: {result.message}"
         else:

@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from edge_app import metrics
-from edge_app.scanner import OK, REJECTED
+from edge_app.record import OK, REJECTED
 
 RECENT_DAYS = 7
 """The recent window both warnings look at, ending at the latest scan."""

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from edge_app import history
-from edge_app.scanner import ScanResult
+from edge_app.record import ScanResult
 from tests.conftest import FIXTURE_DATA
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from edge_app import calibration, history, site_profile, stats
 from edge_app.cli import main
-from edge_app.scanner import ScanResult
+from edge_app.record import ScanResult
 
 MODEL_SHA = "b" * 64
 THRESHOLD = 0.4
