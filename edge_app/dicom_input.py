@@ -26,15 +26,16 @@ import numpy as np
 from PIL import Image
 
 from edge_app.preprocess import ImageRejected, decode_image, pixels_to_image
-
-DICOM_SUPPORT_MISSING = "dicom_support_missing"
-WRONG_MODALITY = "wrong_modality"
-LATERAL_VIEW = "lateral_view"
-MULTI_FRAME = "multi_frame"
-NO_PIXEL_DATA = "no_pixel_data"
-NO_DECODER = "no_decoder"
-NOT_GRAYSCALE = "not_grayscale"
-CORRUPT_DICOM = "corrupt_dicom"
+from edge_app.reasons import (
+    CORRUPT_DICOM,
+    DICOM_SUPPORT_MISSING,
+    LATERAL_VIEW,
+    MULTI_FRAME,
+    NO_DECODER,
+    NO_PIXEL_DATA,
+    NOT_GRAYSCALE,
+    WRONG_MODALITY,
+)
 
 INSTALL_HINT = 'pip install "pneumoscan[dicom]"'
 RADIOGRAPH_MODALITIES = frozenset({"CR", "DX"})

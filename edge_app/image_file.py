@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 from edge_app.preprocess import ImageRejected
-from edge_app.quality import FILE_TOO_LARGE, NOT_A_FILE, NOT_FOUND
+from edge_app.reasons import FILE_TOO_LARGE, NOT_A_FILE, NOT_FOUND
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """Larger files are not read: a 16-bit 8000x8000 radiograph stored raw is 128 MB."""

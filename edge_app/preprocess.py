@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from edge_app import reasons
 from edge_app.contract import DEFAULT_INPUT_SIZE
 from edge_app.damage import DamagedImage, check_decoded_jpeg, check_file_structure, decoder_warnings_as_damage
 
@@ -67,7 +68,7 @@ def decode_image(source: str | Path | bytes, size: int = DEFAULT_INPUT_SIZE) -> 
     """
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     if not data:
-        raise ImageRejected("empty_file", "The file is empty (0 bytes).")
+        raise ImageRejected(reasons.EMPTY_FILE, "The file is empty (0 bytes).")
     try:
         with decoder_warnings_as_damage():
             check_file_structure(data)
@@ -82,9 +83,9 @@ def decode_image(source: str | Path | bytes, size: int = DEFAULT_INPUT_SIZE) -> 
     except ImageRejected:
         raise
     except DamagedImage as exc:
-        raise ImageRejected("corrupt_image", f"The image file is damaged: {exc}.") from exc
+        raise ImageRejected(reasons.CORRUPT_IMAGE, f"The image file is damaged: {exc}.") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageRejected("corrupt_image", "The image file is damaged or incomplete (truncated).") from exc
+        raise ImageRejected(reasons.CORRUPT_IMAGE, "The image file is damaged or incomplete (truncated).") from exc
     decoded.info[SOURCE_SIZE_KEY] = (width, height)
     return decoded
 
@@ -94,15 +95,17 @@ def _open(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected("decompression_bomb", f"The image is far too large to be a real X-ray ({exc}).") from exc
+        raise ImageRejected(
+            reasons.DECOMPRESSION_BOMB, f"The image is far too large to be a real X-ray ({exc})."
+        ) from exc
     except (UnidentifiedImageError, OSError) as exc:
-        raise ImageRejected("not_an_image", "The file is not an image (JPEG or PNG expected).") from exc
+        raise ImageRejected(reasons.NOT_AN_IMAGE, "The file is not an image (JPEG or PNG expected).") from exc
     if image.format not in SUPPORTED_FORMATS:
-        raise ImageRejected("unsupported_format", f"{image.format} images are not supported; use JPEG or PNG.")
+        raise ImageRejected(reasons.UNSUPPORTED_FORMAT, f"{image.format} images are not supported; use JPEG or PNG.")
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageRejected(
-            "decompression_bomb", f"The image claims {width}x{height} pixels, far too large to be a real X-ray."
+            reasons.DECOMPRESSION_BOMB, f"The image claims {width}x{height} pixels, far too large to be a real X-ray."
         )
     return image
 

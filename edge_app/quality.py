@@ -4,11 +4,10 @@ The model was trained on pediatric chest radiographs. Anything else (a blank
 frame, a colour photograph, a thumbnail, a strip cut from a film) gets a
 number that means nothing, so it is rejected with a reason instead.
 
-Reason codes are stable: they are stored in the history database and printed
-in JSON and CSV output, so scripts and later audits can rely on them. The
-first three are raised while reading the file, the next five by
-`edge_app.preprocess.decode_image` while decoding, the rest by
-`check_quality` on the decoded image.
+The reason codes live in `edge_app.reasons`: the first three are raised
+while reading the file, the next five by `edge_app.preprocess.decode_image`
+while decoding, the rest by `check_quality` on the decoded image. REASONS
+explains each in one line.
 """
 
 from __future__ import annotations
@@ -17,23 +16,21 @@ import numpy as np
 from PIL import Image
 
 from edge_app.preprocess import SOURCE_SIZE_KEY, ImageRejected, grayscale_array
-
-# Raised while reading the file (edge_app.image_file.read_image_file).
-NOT_FOUND = "not_found"
-NOT_A_FILE = "not_a_file"
-FILE_TOO_LARGE = "file_too_large"
-# Raised while reading and decoding (edge_app.preprocess.decode_image).
-EMPTY_FILE = "empty_file"
-NOT_AN_IMAGE = "not_an_image"
-UNSUPPORTED_FORMAT = "unsupported_format"
-CORRUPT_IMAGE = "corrupt_image"
-DECOMPRESSION_BOMB = "decompression_bomb"
-# Raised by check_quality.
-TOO_SMALL = "too_small"
-EXTREME_ASPECT_RATIO = "extreme_aspect_ratio"
-BLANK_IMAGE = "blank_image"
-SATURATED_IMAGE = "saturated_image"
-COLOUR_PHOTO = "colour_photo"
+from edge_app.reasons import (
+    BLANK_IMAGE,
+    COLOUR_PHOTO,
+    CORRUPT_IMAGE,
+    DECOMPRESSION_BOMB,
+    EMPTY_FILE,
+    EXTREME_ASPECT_RATIO,
+    FILE_TOO_LARGE,
+    NOT_A_FILE,
+    NOT_AN_IMAGE,
+    NOT_FOUND,
+    SATURATED_IMAGE,
+    TOO_SMALL,
+    UNSUPPORTED_FORMAT,
+)
 
 MIN_SHORT_SIDE = 128
 """A chest X-ray with fewer pixels across cannot show lung detail."""

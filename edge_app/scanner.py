@@ -23,14 +23,10 @@ from edge_app.model_store import ScanModel
 from edge_app.ordered_pool import ordered_map
 from edge_app.preprocess import ImageRejected, to_model_input
 from edge_app.quality import check_quality
+from edge_app.reasons import INFERENCE_FAILED, UNREADABLE_FILE
 from edge_app.record import ERROR, OK, REJECTED, ScanResult, now_utc
 from edge_app.runtime import sha256_hex
 from edge_app.scoring import classify, threshold_score
-
-UNREADABLE_FILE = "unreadable_file"
-"""The file could not be read (permissions, removed, I/O error): status error."""
-INFERENCE_FAILED = "inference_failed"
-"""The model failed on a decoded image: status error, a fault of the device, not the image."""
 
 SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".dcm"})
 """File types picked up from folders, besides extension-less DICOM files. JPEG,
