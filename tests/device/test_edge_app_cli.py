@@ -35,7 +35,7 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def test_the_issues_mixed_batch_end_to_end(home, tmp_path):
+def test_a_mixed_batch_of_good_and_bad_files_end_to_end(home, tmp_path):
     expected = make_mixed_batch(tmp_path / "batch")
     scanned = run("scan", str(tmp_path / "batch"), "--format", "json", "--patient-id", "P-9", "--operator", "Juma")
     assert scanned.exit_code == 1  # some images were rejected

@@ -137,7 +137,7 @@ def test_parse_since_reads_local_dates_and_times(monkeypatch):
 
 
 def test_sigkill_mid_batch_loses_nothing_that_was_printed(tiny_int8_model, tmp_path):
-    """The issue's acceptance test: kill -9 during a batch, then every printed result is in a clean database."""
+    """kill -9 during a batch: every printed result is then in a clean database."""
     folder = tmp_path / "batch"
     folder.mkdir()
     images = sorted(FIXTURE_DATA.rglob("*.jpeg"))

@@ -52,7 +52,7 @@ def colour_photo() -> Image.Image:
 
 
 def make_mixed_batch(folder: Path) -> dict[str, str | None]:
-    """Good X-rays and every kind of bad file the issue names: file name -> expected reason (None = ok)."""
+    """Good X-rays and every kind of bad file a health worker may pick: file name -> expected reason (None = ok)."""
     folder.mkdir(parents=True, exist_ok=True)
     expected: dict[str, str | None] = {}
     for image in GOOD_IMAGES:
