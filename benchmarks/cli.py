@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from benchmarks.run import BenchConfig
 from benchmarks.variants import VARIANT_NAMES, BenchmarkError
+from edge_app.config import config_option, default_of, path_option
 
 
 def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
@@ -27,19 +29,16 @@ def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
     "On a Raspberry Pi (no TensorFlow): edge-bench --data chest_xray/test --quantized q1 --threads 1,2,4 "
     "--device-label 'Raspberry Pi 4B'"
 )
-@click.option(
+@path_option(
     "--data",
     required=True,
-    type=click.Path(path_type=Path),
     help="Labelled chest_xray-style folder (NORMAL/ and PNEUMONIA/ in it or in DATA/<split>), "
     "or with --splits the dataset root.",
 )
-@click.option(
-    "--split", default="test", show_default=True, help="Which split to score (folder name or splits.json key)."
-)
-@click.option(
+@config_option(BenchConfig, "split", help="Which split to score (folder name or splits.json key).")
+@path_option(
     "--splits",
-    type=click.Path(path_type=Path, dir_okay=False),
+    dir_okay=False,
     help="edge-train splits.json: score exactly that split's files (the internal patient-level test split).",
 )
 @click.option(
@@ -48,18 +47,18 @@ def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
     help=f"Model to compare: a .tflite or .keras file, or one of {', '.join(VARIANT_NAMES)}. Repeatable. "
     "Default: every variant in --quantized, the shipped model, and --keras.",
 )
-@click.option("--keras", type=click.Path(path_type=Path, dir_okay=False), help="edge-train RUN/model.keras.")
-@click.option("--quantized", type=click.Path(path_type=Path, file_okay=False), help="Folder edge-quantize wrote.")
+@path_option("--keras", dir_okay=False, help="edge-train RUN/model.keras.")
+@path_option("--quantized", file_okay=False, help="Folder edge-quantize wrote.")
 @click.option(
     "--threads",
-    default="1,2",
+    default=",".join(map(str, default_of(BenchConfig, "threads"))),
     show_default=True,
     callback=_thread_counts,
     help="TFLite thread counts to time, comma-separated.",
 )
-@click.option(
+@path_option(
     "--timing-images",
-    type=click.Path(path_type=Path, file_okay=False),
+    file_okay=False,
     help="Folder of full-resolution images to time end to end (default: 100 of the labelled images).",
 )
 @click.option(
@@ -70,13 +69,9 @@ def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
     help="Folder for results.md, results.json and the PNG plots.",
 )
 @click.option("--device-label", help="Name of this machine in the results (default: host name).")
-@click.option("--warmup", default=5, show_default=True, type=click.IntRange(0), help="Untimed runs before timing.")
-@click.option(
-    "--inference-runs", default=200, show_default=True, type=click.IntRange(1), help="Timed inference-alone calls."
-)
-@click.option(
-    "--cold-start-runs", default=3, show_default=True, type=click.IntRange(0), help="Fresh processes per model."
-)
+@config_option(BenchConfig, "warmup", type=click.IntRange(0), help="Untimed runs before timing.")
+@config_option(BenchConfig, "inference_runs", type=click.IntRange(1), help="Timed inference-alone calls.")
+@config_option(BenchConfig, "cold_start_runs", type=click.IntRange(0), help="Fresh processes per model.")
 @click.option("--no-scaling", is_flag=True, help="Skip the resolution and batch-size scaling runs.")
 @click.option("--no-edge-scan", is_flag=True, help="Skip measuring the edge-scan speed targets.")
 @click.option("--no-robustness", is_flag=True, help="Skip accuracy under simulated acquisition shifts.")
@@ -89,27 +84,11 @@ def main(**options) -> None:
     """
     from benchmarks.plots import make_plots
     from benchmarks.report import markdown, write_results
-    from benchmarks.run import BenchConfig, run_benchmark
+    from benchmarks.run import run_benchmark
 
-    config = BenchConfig(
-        data=options["data"],
-        out=options["out"],
-        split=options["split"],
-        splits=options["splits"],
-        models=tuple(options["models"]),
-        keras=options["keras"],
-        quantized=options["quantized"],
-        threads=options["threads"],
-        timing_images=options["timing_images"],
-        device_label=options["device_label"],
-        warmup=options["warmup"],
-        inference_runs=options["inference_runs"],
-        cold_start_runs=options["cold_start_runs"],
-        scaling=not options["no_scaling"],
-        edge_scan=not options["no_edge_scan"],
-        robustness=not options["no_robustness"],
-        heatmap=not options["no_heatmap"],
-    )
+    skipped = ("scaling", "edge_scan", "robustness", "heatmap")
+    measured = {part: not options.pop(f"no_{part}") for part in skipped}
+    config = BenchConfig(**(options | {"models": tuple(options["models"])}), **measured)
     try:
         results = run_benchmark(config)
     except BenchmarkError as exc:

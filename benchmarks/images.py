@@ -9,12 +9,12 @@ evidence for accuracy.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from benchmarks.variants import BenchmarkError
 from edge_app.contract import LABELS
 from edge_app.dataset import IMAGE_SUFFIXES, DatasetError, Example, list_split
+from edge_app.splits import SplitsError, read_splits
 
 
 def _has_class_folders(folder: Path) -> bool:
@@ -23,21 +23,18 @@ def _has_class_folders(folder: Path) -> bool:
 
 def _from_splits_file(data: Path, splits_file: Path, split: str) -> list[Example]:
     try:
-        payload = json.loads(splits_file.read_text())
-        items = payload["splits"][split]
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BenchmarkError(f"{splits_file}: cannot be read as an edge-train splits.json ({exc}).") from exc
-    except KeyError as exc:
-        raise BenchmarkError(f"{splits_file}: has no split {split!r}. Choose one with --split.") from exc
-    examples = []
-    for item in items:
-        path = data / item["path"]
-        if not path.is_file():
+        recorded = read_splits(splits_file)
+    except SplitsError as exc:
+        raise BenchmarkError(str(exc)) from exc
+    if split not in recorded.entries:
+        raise BenchmarkError(f"{splits_file}: has no split {split!r}. Choose one with --split.")
+    examples = recorded.examples(split, data)
+    for example in examples:
+        if not example.path.is_file():
             raise BenchmarkError(
-                f"{path}: listed in {splits_file} but not found. Point --data at the dataset root the run "
-                f"was trained on (recorded as {payload.get('root')})."
+                f"{example.path}: listed in {splits_file} but not found. Point --data at the dataset root the run "
+                f"was trained on (recorded as {recorded.root})."
             )
-        examples.append(Example(path, LABELS.index(item["label"]), item["patient"], split))
     return examples
 
 

@@ -13,7 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,9 @@ from benchmarks.predictors import load_predictor, predict_all
 from benchmarks.probe import measure
 from benchmarks.scaling import DEFAULT_BATCH_SIZES, DEFAULT_WIDTHS
 from benchmarks.variants import Variant, resolve_variants
+from edge_app.config import config_dict
+from edge_app.files import sha256_hex
 from edge_app.loading import load_examples
-from edge_app.runtime import sha256_hex
 
 DEFAULT_TIMING_IMAGES = 100
 """Images timed end to end when no --timing-images folder is given (taken from the labelled set)."""
@@ -51,7 +52,6 @@ class BenchConfig:
     edge_scan: bool = True
     robustness: bool = True
     heatmap: bool = True
-    plots: bool = True
     seed: int = 0
     scaling_widths: tuple[int, ...] = DEFAULT_WIDTHS
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
@@ -116,7 +116,7 @@ def _image_sizes(paths: list[Path]) -> dict:
 
 
 def comparisons(variants: list[dict]) -> dict:
-    """The headline numbers the issue asks about: AUC deltas and speed ratios, as measured."""
+    """The headline numbers: AUC deltas against the reference and speed ratios, as measured."""
     by_name = {v["name"]: v for v in variants}
     reference = by_name.get("keras") or by_name.get("float32")
     out: dict = {"reference": reference["name"] if reference else None}
@@ -150,18 +150,56 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
     started = time.perf_counter()
     variants = resolve_variants(config.models, config.quantized, config.keras, log)
     examples = images.labelled_examples(config.data, config.split, config.splits)
-    timing = (
-        images.timing_images(config.timing_images)
-        if config.timing_images
-        else [e.path for e in examples[:: max(1, len(examples) // DEFAULT_TIMING_IMAGES)]][:DEFAULT_TIMING_IMAGES]
-    )
+    timing = _timing_images(config, examples)
     log(
         f"{len(variants)} models: {', '.join(v.name for v in variants)}; {len(examples)} labelled images; "
         f"{len(timing)} timing images"
     )
     machine = describe_machine(config.device_label)
-
     inputs_by_size: dict[int, tuple] = {}
+    results, scores = measure_variants(variants, examples, timing, config, inputs_by_size, log)
+    ordered = [results[v.name] for v in variants]
+    add_agreement(ordered, scores)
+
+    device_model = _device_model(variants)
+    kept = inputs_by_size[results[device_model.name]["input_size"]][2] if device_model else []
+    labelled = inputs_by_size[next(iter(inputs_by_size))]
+    return {
+        "machine": machine,
+        "config": config_dict(config),
+        "data": {
+            "labelled": {
+                "source": str(config.splits or config.data),
+                "split": config.split if config.splits else None,
+                "images": len(labelled[1]),
+                "pneumonia": int(labelled[1].sum()),
+                "skipped": labelled[3],
+            },
+            "timing": {"source": str(config.timing_images or config.data), "images": len(timing)}
+            | _image_sizes(timing),
+        },
+        "variants": ordered,
+        "comparisons": comparisons(ordered),
+        "scaling": scaling_section(device_model, timing, config, log),
+        "robustness": robustness_section(device_model, kept, config, log),
+        "edge_scan": edge_scan_section(device_model, timing, config, log),
+        "heatmap": heatmap_section(device_model, timing, config, log),
+        "wall_seconds": time.perf_counter() - started,
+    }
+
+
+def _timing_images(config: BenchConfig, examples: list) -> list[Path]:
+    """The --timing-images folder, else an even sample of the labelled images."""
+    if config.timing_images:
+        return images.timing_images(config.timing_images)
+    return [e.path for e in examples[:: max(1, len(examples) // DEFAULT_TIMING_IMAGES)]][:DEFAULT_TIMING_IMAGES]
+
+
+def measure_variants(
+    variants: list[Variant], examples: list, timing: list[Path], config: BenchConfig, inputs_by_size: dict, log
+) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
+    """Accuracy, latency, cold start and size of each variant; the labelled images are loaded once per
+    input size into `inputs_by_size`. Returns the entries by name and each variant's scores."""
     scores: dict[str, np.ndarray] = {}
     results: dict[str, dict] = {}
     # TFLite first: importing TensorFlow for Keras must not happen before TFLite is timed
@@ -190,79 +228,72 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
             "speed": speed,
             "cold_start": cold,
         }
-    ordered = [results[v.name] for v in variants]
-    reference = next((v for v in ordered if v["name"] in ("keras", "float32")), None)
-    if reference:
-        for entry in ordered:
-            if entry is not reference:
-                entry["agreement_with_reference"] = accuracy.agreement(
-                    scores[entry["name"]], scores[reference["name"]], entry["threshold"], reference["threshold"]
-                )
+    return results, scores
 
+
+def add_agreement(ordered: list[dict], scores: dict[str, np.ndarray]) -> None:
+    """How often each variant agrees with the reference (Keras, else float32) on the same images."""
+    reference = next((v for v in ordered if v["name"] in ("keras", "float32")), None)
+    if reference is None:
+        return
+    for entry in ordered:
+        if entry is not reference:
+            entry["agreement_with_reference"] = accuracy.agreement(
+                scores[entry["name"]], scores[reference["name"]], entry["threshold"], reference["threshold"]
+            )
+
+
+def _device_model(variants: list[Variant]) -> Variant | None:
+    """The model the device-side measurements use: the shipped one, else int8, else any TFLite."""
     tflite = [v for v in variants if v.kind == "tflite"]
-    device_model = next((v for v in tflite if v.name == "default"), None) or next(
+    return next((v for v in tflite if v.name == "default"), None) or next(
         (v for v in tflite if v.name == "int8"), tflite[0] if tflite else None
     )
-    scaling_results = None
-    if config.scaling and device_model:
-        log(f"scaling with {device_model.name}: resolution and batch size")
-        with tempfile.TemporaryDirectory(prefix="edge-bench-scaling-") as tmp:
-            scaling_results = {
-                "model": device_model.name,
-                "source_image": str(_largest_image(timing)),
-                "resolution": scaling.resolution_scaling(
-                    device_model.path, _largest_image(timing), Path(tmp), config.scaling_widths, log=log
-                ),
-                "batch": scaling.batch_scaling(device_model.path, timing, config.batch_sizes, log=log),
-            }
-    shifts = None
-    if config.robustness and device_model:
-        log(f"robustness of {device_model.name} to acquisition shifts")
-        _, _, kept, _ = inputs_by_size[results[device_model.name]["input_size"]]
-        shifts = {
+
+
+def scaling_section(device_model: Variant | None, timing: list[Path], config: BenchConfig, log) -> dict | None:
+    if not (config.scaling and device_model):
+        return None
+    log(f"scaling with {device_model.name}: resolution and batch size")
+    with tempfile.TemporaryDirectory(prefix="edge-bench-scaling-") as tmp:
+        return {
             "model": device_model.name,
-            "shifts": robustness.acquisition_shifts(
-                device_model.path, kept, device_model.threshold, config.seed, log=log
+            "source_image": str(_largest_image(timing)),
+            "resolution": scaling.resolution_scaling(
+                device_model.path, _largest_image(timing), Path(tmp), config.scaling_widths, log=log
             ),
+            "batch": scaling.batch_scaling(device_model.path, timing, config.batch_sizes, log=log),
         }
-    scan = None
-    if config.edge_scan and device_model:
-        log(f"edge-scan targets with {device_model.name}")
-        try:
-            scan = scan_speed.scan_targets(device_model.path, timing, log=log) | {"model": device_model.name}
-        except RuntimeError as exc:  # a failing edge-scan must not throw away the rest of a long run
-            log(f"edge-scan targets not measured: {exc}")
-            scan = {"available": False, "reason": str(exc)}
-        try:
-            scan["parallel"] = parallel_scan.parallel_speedup(device_model.path, timing, log=log)
-        except RuntimeError as exc:
-            scan["parallel"] = {"available": False, "reason": str(exc)}
 
-    heatmap = None
-    if config.heatmap and device_model:
-        log(f"heatmap cost with {device_model.name}")
-        heatmap = heatmap_cost.heatmap_cost(device_model.path, timing, log=log) | {"model": device_model.name}
 
-    labelled = inputs_by_size[next(iter(inputs_by_size))]
+def robustness_section(device_model: Variant | None, kept: list, config: BenchConfig, log) -> dict | None:
+    if not (config.robustness and device_model):
+        return None
+    log(f"robustness of {device_model.name} to acquisition shifts")
     return {
-        "machine": machine,
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-        "data": {
-            "labelled": {
-                "source": str(config.splits or config.data),
-                "split": config.split if config.splits else None,
-                "images": len(labelled[1]),
-                "pneumonia": int(labelled[1].sum()),
-                "skipped": labelled[3],
-            },
-            "timing": {"source": str(config.timing_images or config.data), "images": len(timing)}
-            | _image_sizes(timing),
-        },
-        "variants": ordered,
-        "comparisons": comparisons(ordered),
-        "scaling": scaling_results,
-        "robustness": shifts,
-        "edge_scan": scan,
-        "heatmap": heatmap,
-        "wall_seconds": time.perf_counter() - started,
+        "model": device_model.name,
+        "shifts": robustness.acquisition_shifts(device_model.path, kept, device_model.threshold, config.seed, log=log),
     }
+
+
+def edge_scan_section(device_model: Variant | None, timing: list[Path], config: BenchConfig, log) -> dict | None:
+    if not (config.edge_scan and device_model):
+        return None
+    log(f"edge-scan targets with {device_model.name}")
+    try:
+        scan = scan_speed.scan_targets(device_model.path, timing, log=log) | {"model": device_model.name}
+    except RuntimeError as exc:  # a failing edge-scan must not throw away the rest of a long run
+        log(f"edge-scan targets not measured: {exc}")
+        scan = {"available": False, "reason": str(exc)}
+    try:
+        scan["parallel"] = parallel_scan.parallel_speedup(device_model.path, timing, log=log)
+    except RuntimeError as exc:
+        scan["parallel"] = {"available": False, "reason": str(exc)}
+    return scan
+
+
+def heatmap_section(device_model: Variant | None, timing: list[Path], config: BenchConfig, log) -> dict | None:
+    if not (config.heatmap and device_model):
+        return None
+    log(f"heatmap cost with {device_model.name}")
+    return heatmap_cost.heatmap_cost(device_model.path, timing, log=log) | {"model": device_model.name}

@@ -91,6 +91,30 @@ def _scan(command: list[str], model: Path, paths: Sequence[Path], home: Path):
     return result, records
 
 
+def _single_image_starts(command: list[str], model: Path, single: Path, home: Path, runs: int, log) -> list[float]:
+    """Seconds from launching edge-scan on one image to its first result line, per run."""
+    starts = []
+    for i in range(runs):
+        log(f"  edge-scan: single image, run {i + 1}/{runs}")
+        result, records = _scan(command, model, [single], home)
+        if records[0].get("status") != "ok":
+            raise RuntimeError(f"edge-scan did not scan {single}: {records[0]}")
+        starts.append(result.first_line_seconds)
+    return starts
+
+
+def _batch_scan(command: list[str], model: Path, images: Sequence[Path], tmp: Path, batch_images: int, log):
+    """One edge-scan run over `batch_images` distinct files made from `images`."""
+    folder = tmp / "batch"
+    folder.mkdir()
+    batch = []
+    for i in range(batch_images):
+        source = images[i % len(images)]
+        batch.append(_distinct_path(source, folder / f"{i:04d}-{source.name}"))
+    log(f"  edge-scan: {batch_images}-image batch")
+    return _scan(command, model, batch, tmp / "home")
+
+
 def scan_targets(
     model: Path,
     images: Sequence[Path],
@@ -106,22 +130,8 @@ def scan_targets(
     with Image.open(single) as image:
         single_size = image.size
     with tempfile.TemporaryDirectory(prefix="edge-bench-scan-") as tmp:
-        tmp = Path(tmp)
-        starts = []
-        for i in range(runs):
-            log(f"  edge-scan: single image, run {i + 1}/{runs}")
-            result, records = _scan(command, model, [single], tmp / "home")
-            if records[0].get("status") != "ok":
-                raise RuntimeError(f"edge-scan did not scan {single}: {records[0]}")
-            starts.append(result.first_line_seconds)
-        folder = tmp / "batch"
-        folder.mkdir()
-        batch = []
-        for i in range(batch_images):
-            source = images[i % len(images)]
-            batch.append(_distinct_path(source, folder / f"{i:04d}-{source.name}"))
-        log(f"  edge-scan: {batch_images}-image batch")
-        result, records = _scan(command, model, batch, tmp / "home")
+        starts = _single_image_starts(command, model, single, Path(tmp) / "home", runs, log)
+        result, records = _batch_scan(command, model, images, Path(tmp), batch_images, log)
     log(f"  end to end on images >= {LARGE_WIDTH} px, 1 thread")
     large = large_image_latency(model, images)
     statuses = {

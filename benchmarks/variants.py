@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_app.model_metadata import read_metadata
+from edge_app.model_metadata import FALLBACK_THRESHOLD, is_tflite, model_threshold, read_metadata
 from edge_app.model_store import DEFAULT_MODEL
 
 QUANTIZED_FILES = {
@@ -25,8 +25,6 @@ QUANTIZED_FILES = {
 }
 VARIANT_NAMES = ("keras", *QUANTIZED_FILES, "default")
 QUANTIZE_REPORT = "quantize_report.json"
-FALLBACK_THRESHOLD = 0.5
-_TFLITE_IDENTIFIER = b"TFL3"
 
 
 class BenchmarkError(Exception):
@@ -47,7 +45,7 @@ def check_tflite(path: Path) -> bytes:
     if not path.is_file():
         raise BenchmarkError(f"{path}: no such model file.")
     content = path.read_bytes()
-    if content[4:8] != _TFLITE_IDENTIFIER:
+    if not is_tflite(content):
         raise BenchmarkError(
             f"{path}: not a TFLite model (no TFL3 flatbuffer identifier). "
             "Pass a .tflite written by edge-quantize, or a .keras file from edge-train."
@@ -61,10 +59,8 @@ def tflite_variant(path: Path, name: str | None = None) -> Variant:
         meta = read_metadata(content) or {}
     except Exception as exc:  # a damaged flatbuffer raises whatever the generated reader hits
         raise BenchmarkError(f"{path}: TFLite file cannot be read ({exc}). Re-run edge-quantize.") from exc
-    if "threshold" in meta:
-        threshold, source = float(meta["threshold"]), "model metadata"
-    else:
-        threshold, source = FALLBACK_THRESHOLD, "none in model; 0.5 used"
+    threshold, recorded = model_threshold(meta)
+    source = "model metadata" if recorded else f"none in model; {FALLBACK_THRESHOLD} used"
     return Variant(name or meta.get("variant") or path.stem, "tflite", path, threshold, source)
 
 
@@ -77,7 +73,7 @@ def keras_variant(path: Path) -> Variant:
         threshold = float(json.loads(report.read_text())["operating_threshold"]["value"])
         source = str(report)
     else:
-        threshold, source = FALLBACK_THRESHOLD, "no report.json beside the model; 0.5 used"
+        threshold, source = FALLBACK_THRESHOLD, f"no report.json beside the model; {FALLBACK_THRESHOLD} used"
     return Variant("keras", "keras", path, threshold, source)
 
 

@@ -11,7 +11,6 @@ folder on a device that has only the device install.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections import Counter, defaultdict
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_app.contract import LABELS
+from edge_app.files import file_sha256
 
 IMAGE_SUFFIXES = frozenset({".jpeg", ".jpg", ".png"})
 OFFICIAL_SPLITS = ("train", "val", "test")
@@ -100,10 +100,6 @@ def discover(data: Path) -> dict[str, list[Example]]:
     }
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _linked_groups(examples: list[Example]) -> list[list[Example]]:
     """Groups of examples that must share a split: same patient, or same bytes."""
     parent = list(range(len(examples)))
@@ -121,7 +117,7 @@ def _linked_groups(examples: list[Example]) -> list[list[Example]]:
     by_key: dict[str, list[int]] = defaultdict(list)
     for i, example in enumerate(examples):
         by_key["patient:" + example.patient].append(i)
-        by_key["sha256:" + _file_digest(example.path)].append(i)
+        by_key["sha256:" + file_sha256(example.path)].append(i)
     for indices in by_key.values():
         join(indices)
     groups: dict[int, list[Example]] = defaultdict(list)

@@ -1,11 +1,14 @@
-"""Write output files so that a crash never leaves a half-written one in place.
+"""Files that can be trusted: atomic writes and SHA-256 digests.
 
-Each writer puts its bytes in a temporary file beside the target and renames
-it over the target, which is atomic on POSIX and Windows file systems.
+A crash never leaves a half-written file in place: each writer puts its bytes
+in a temporary file beside the target and renames it over the target, which is
+atomic on POSIX and Windows file systems. Digests are written in `sha256sum`
+format, so a health worker's IT person can check a model with standard tools.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -52,3 +55,21 @@ def replace_folder(staging: Path, target: Path) -> None:
     os.replace(staging, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """The digest of a file read in blocks, so a large model never sits in memory twice."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_line(data: bytes, filename: str) -> str:
+    """One line in `sha256sum` format, so `sha256sum -c` verifies the file."""
+    return f"{sha256_hex(data)}  {filename}\n"

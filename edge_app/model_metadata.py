@@ -14,6 +14,11 @@ import json
 
 from edge_app.contract import METADATA_NAME
 
+TFLITE_FILE_IDENTIFIER = b"TFL3"
+"""The flatbuffer file identifier, at bytes 4 to 8 of every .tflite file."""
+FALLBACK_THRESHOLD = 0.5
+"""Used only for a model without metadata (a development model); callers say so where they show it."""
+
 _SCHEMA_MODULES = ("ai_edge_litert.schema_py_generated", "tensorflow.lite.python.schema_py_generated")
 
 
@@ -42,6 +47,17 @@ def metadata_entries(model_content: bytes) -> dict[str, bytes]:
             data = buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
         entries[entry.Name().decode("utf-8")] = data
     return entries
+
+
+def is_tflite(content: bytes) -> bool:
+    return content[4:8] == TFLITE_FILE_IDENTIFIER
+
+
+def model_threshold(metadata: dict | None) -> tuple[float, bool]:
+    """(operating threshold, whether the model recorded it): the metadata's threshold, else the fallback."""
+    if metadata and "threshold" in metadata:
+        return float(metadata["threshold"]), True
+    return FALLBACK_THRESHOLD, False
 
 
 def read_metadata(model_content: bytes) -> dict | None:

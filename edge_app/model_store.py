@@ -17,15 +17,15 @@ from pathlib import Path
 
 from edge_app import contract
 from edge_app.active_model import ActivePointerDamaged, active_model_path
+from edge_app.files import sha256_hex
 from edge_app.gate import GATE_MODEL, Gate, open_gate
-from edge_app.runtime import RuntimeUnavailable, TFLiteClassifier, sha256_hex
+from edge_app.model_metadata import FALLBACK_THRESHOLD, model_threshold
+from edge_app.runtime import RuntimeUnavailable, TFLiteClassifier
 from edge_app.threshold import COMMAND_LINE, MODEL
 
 MODEL_ENV = "PNEUMOSCAN_MODEL"
 """Overrides the default model path (a clinic's own release, or tests)."""
 DEFAULT_MODEL = Path(__file__).parent / "models" / "pneumoscan.tflite"
-FALLBACK_THRESHOLD = 0.5
-"""Used only for a model without metadata (a development model); `info` says so."""
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -191,14 +191,13 @@ def load_model(
     metadata = classifier.metadata or {}
     if threshold is not None:
         chosen, source, detail = threshold, COMMAND_LINE, "set with --threshold"
-    elif "threshold" in metadata:
-        chosen, source, detail = (
-            float(metadata["threshold"]),
-            MODEL,
-            f"from the model ({metadata.get('threshold_method', 'recorded')})",
-        )
     else:
-        chosen, source, detail = FALLBACK_THRESHOLD, MODEL, "default 0.5: the model carries no metadata"
+        (chosen, recorded), source = model_threshold(metadata), MODEL
+        detail = (
+            f"from the model ({metadata.get('threshold_method', 'recorded')})"
+            if recorded
+            else f"default {FALLBACK_THRESHOLD}: the model carries no metadata"
+        )
     labels = tuple(metadata.get("labels", contract.LABELS))
     return ScanModel(classifier, path, chosen, source, labels, checksum_file, detail, gate=load_gate())
 

@@ -8,7 +8,6 @@ seconds and gigabytes on a device.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_app.files import sha256_hex
 from edge_app.model_metadata import read_metadata
 from edge_app.native_stderr import without_runtime_info
 
@@ -58,10 +58,6 @@ def load_runtime() -> Runtime:
             version = "unknown"
         return Runtime(name, version, module.Interpreter)
     raise RuntimeUnavailable(NO_RUNTIME_MESSAGE)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 class TFLiteClassifier:

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edge_app.files import atomic_write
-from edge_app.model_metadata import read_metadata
+from edge_app.files import atomic_write, sha256_hex, sha256_line
+from edge_app.model_metadata import is_tflite, read_metadata
 from edge_app.preprocess import preprocess
-from edge_app.runtime import TFLiteClassifier, sha256_hex
+from edge_app.runtime import TFLiteClassifier
 from quantize.android_guide import render_android_guide
 from quantize.android_metadata import (
     LABELS_FILE,
@@ -32,7 +32,6 @@ from quantize.android_metadata import (
     with_android_metadata,
 )
 from quantize.model_card import render_model_card
-from quantize.pipeline import sha256_line
 
 MODEL_FILE = "pneumoscan.tflite"
 TEST_VECTOR_IMAGE = "test_vector.png"
@@ -58,7 +57,7 @@ def load_source(path: Path) -> tuple[bytes, dict]:
     if not path.is_file():
         raise ExportError(f"{path}: no such file. Pass the pruned_int8.tflite written by edge-quantize.")
     content = path.read_bytes()
-    if content[4:8] != b"TFL3":
+    if not is_tflite(content):
         raise ExportError(f"{path}: not a TFLite model. Pass the pruned_int8.tflite written by edge-quantize.")
     try:
         metadata = read_metadata(content)

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
+from edge_app.config import config_option, path_option
 from edge_app.dataset import DatasetError
-from quantize.pipeline import (
-    DEFAULT_EPOCHS,
-    DEFAULT_SPARSITY,
-    MAX_AUC_DROP,
-    MODEL_CARD_FILE,
-    REPORT_FILE,
-    QuantizeConfig,
-)
+from quantize.pipeline import MAX_AUC_DROP, MODEL_CARD_FILE, REPORT_FILE, QuantizeConfig
 from quantize.source import QuantizeError
 from train.needs_tensorflow import require_tensorflow
 
@@ -25,48 +18,29 @@ PARITY_EXIT_CODE = 3
 @click.command(
     epilog="Example: edge-quantize --model runs/r1/model.keras --data ../shared/data/chest_xray --out runs/q1"
 )
-@click.option(
-    "--model",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="model.keras written by edge-train.",
-)
-@click.option(
+@path_option("--model", required=True, help="model.keras written by edge-train.")
+@path_option(
     "--data",
-    type=click.Path(path_type=Path),
     help="Dataset root the paths in splits.json are relative to [default: the root recorded in splits.json].",
 )
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the .tflite files and report.")
-@click.option(
-    "--splits",
-    type=click.Path(path_type=Path),
-    help="splits.json from edge-train [default: splits.json next to the model].",
-)
-@click.option(
-    "--sparsity",
-    default=DEFAULT_SPARSITY,
-    show_default=True,
+@path_option("--out", required=True, help="Folder for the .tflite files and report.")
+@path_option("--splits", help="splits.json from edge-train [default: splits.json next to the model].")
+@config_option(
+    QuantizeConfig,
+    "sparsity",
     type=click.FloatRange(0.5, 0.95),
     help="Share of weights zeroed in the large convolutions.",
 )
-@click.option(
-    "--epochs",
-    default=DEFAULT_EPOCHS,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Fine-tuning epochs while pruning.",
-)
-@click.option(
-    "--qat-epochs",
-    default=2,
-    show_default=True,
+@config_option(QuantizeConfig, "epochs", type=click.IntRange(1), help="Fine-tuning epochs while pruning.")
+@config_option(
+    QuantizeConfig,
+    "qat_epochs",
     type=click.IntRange(0),
     help="Pruning-preserving QAT epochs (0: post-training quantization only).",
 )
-@click.option(
-    "--calibration-images",
-    default=300,
-    show_default=True,
+@config_option(
+    QuantizeConfig,
+    "calibration_images",
     type=click.IntRange(1),
     help="Training images in the int8 representative data set.",
 )
@@ -81,7 +55,7 @@ PARITY_EXIT_CODE = 3
     help="Validation sensitivity each variant's threshold must reach [default: edge-train's, else 0.95].",
 )
 @click.option("--model-version", help="Version stored in the metadata [default: DATE-<first 8 of the model SHA-256>].")
-@click.option("--seed", default=42, show_default=True, type=int, help="Seed for calibration sampling and fine-tuning.")
+@config_option(QuantizeConfig, "seed", type=int, help="Seed for calibration sampling and fine-tuning.")
 def main(**options) -> None:
     """Prune, quantize to int8 and check a trained PneumoScan model.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from edge_app.config import path_option
 from quantize.android_export import ExportError, export_android
 
 
@@ -17,17 +18,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--model",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Full int8 .tflite from edge-quantize (OUT/pruned_int8.tflite).",
-)
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Folder to write; DIR.zip is written beside it. An earlier export there is replaced.",
+@path_option("--model", required=True, help="Full int8 .tflite from edge-quantize (OUT/pruned_int8.tflite).")
+@path_option(
+    "--out", required=True, help="Folder to write; DIR.zip is written beside it. An earlier export there is replaced."
 )
 def android(model: Path, out: Path) -> None:
     """Folder and .zip for an Android app: the model with standard TFLite Metadata

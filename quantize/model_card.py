@@ -81,6 +81,20 @@ def _metrics_rows(metrics: dict) -> list[str]:
     return rows
 
 
+def _variant_rows(variants: dict) -> list[str]:
+    return [
+        "## Converted forms compared",
+        "",
+        "| variant | validation AUC | raw bytes | gzip bytes |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {v['val_auc']:.4f} | {v['raw_bytes']:,} | {v['gzip_bytes']:,} |"
+            for name, v in variants.items()
+        ),
+        "",
+    ]
+
+
 def render_model_card(metadata: dict, variants: dict | None = None) -> str:
     """Markdown model card. `variants` optionally adds the report's comparison of
     all converted forms ({name: {"val_auc", "raw_bytes", "gzip_bytes"}})."""
@@ -129,17 +143,7 @@ def render_model_card(metadata: dict, variants: dict | None = None) -> str:
         "",
     ]
     if variants:
-        lines += [
-            "## Converted forms compared",
-            "",
-            "| variant | validation AUC | raw bytes | gzip bytes |",
-            "|---|---|---|---|",
-            *(
-                f"| {name} | {v['val_auc']:.4f} | {v['raw_bytes']:,} | {v['gzip_bytes']:,} |"
-                for name, v in variants.items()
-            ),
-            "",
-        ]
+        lines += _variant_rows(variants)
     lines += _provenance_lines(metadata.get("provenance"))
     lines += ["## Known limitations", "", *(f"- {item}" for item in LIMITATIONS), ""]
     return "\n".join(lines)

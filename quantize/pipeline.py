@@ -15,15 +15,17 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from edge_app import dataset
-from edge_app.files import atomic_write_bytes, atomic_write_text, save_model_atomically
-from edge_app.runtime import TFLiteClassifier, sha256_hex
+from edge_app.config import config_dict
+from edge_app.files import atomic_write_bytes, atomic_write_text, save_model_atomically, sha256_hex, sha256_line
+from edge_app.runtime import TFLiteClassifier
+from edge_app.splits import SPLITS_FILE
 from quantize import convert, evaluate, pruning, sizes, source
 from quantize.model_card import render_model_card
 from quantize.tflite_metadata import build_metadata, embed_metadata
@@ -65,93 +67,58 @@ def tflite_name(variant: str) -> str:
     return f"{variant}.tflite"
 
 
-def sha256_line(data: bytes, filename: str) -> str:
-    """One line in `sha256sum` format, so `sha256sum -c` verifies the file."""
-    return f"{sha256_hex(data)}  {filename}\n"
-
-
 def write_tflite(out: Path, variant: str, content: bytes) -> Path:
     path = atomic_write_bytes(out / tflite_name(variant), content)
     atomic_write_text(out / f"{path.name}.sha256", sha256_line(content, path.name))
     return path
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """Everything edge-quantize starts from, checked before any slow work."""
+
+    src: source.SourceModel
+    splits_path: Path
+    root: Path
+    splits: dict[str, list[dataset.Example]]
+    train_report: dict
+    target_sensitivity: float
+    version: str
+
+
 def quantize(config: QuantizeConfig, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)):
     """Run the whole conversion; returns the report that is also written to OUT."""
     started = time.time()
-    src = source.load_source_model(config.model)
-    splits_path = config.splits or Path(config.model).parent / source.SPLITS_FILE
-    root, splits = source.read_splits(splits_path, config.data)
-    train_report = source.training_report(config.model)
-    target = config.target_sensitivity or float(
-        train_report.get("operating_threshold", {}).get("target_sensitivity", DEFAULT_TARGET_SENSITIVITY)
-    )
-    version = config.model_version or f"{datetime.now(UTC):%Y%m%d}-{src.sha256[:8]}"
-    log(f"model {src.path} (input {src.input_size} px, sha256 {src.sha256[:12]}), data {root}")
-
-    arrays = source.load_split_arrays(splits, src.input_size)
+    inputs = read_inputs(config, log)
+    arrays = source.load_split_arrays(inputs.splits, inputs.src.input_size)
     x_train, y_train = arrays["train"]
     data = evaluate.EvaluationData(
         x={name: arrays[name][0] for name in ("val", "test")},
         y={name: arrays[name][1] for name in ("val", "test")},
-        target_sensitivity=target,
+        target_sensitivity=inputs.target_sensitivity,
         seed=config.seed,
     )
     calibration = convert.calibration_sample(x_train, config.calibration_images, config.seed)
-    keras_eval = data.keras(src.model)
+    keras_eval = data.keras(inputs.src.model)
     log(f"Keras float model: validation AUC {keras_eval['val']['auc']:.4f}")
 
-    log("converting the unpruned model: float32, dynamic range, full int8")
-    contents = {
-        "float32": convert.to_float32(src.model),
-        "dynamic_range": convert.to_dynamic_range(src.model),
-        "int8": convert.to_int8(src.model, calibration),
-    }
+    contents = convert_unpruned(inputs.src.model, calibration, log)
     pruning_report, quantization_report, contents["pruned_int8"] = _prune_and_quantize(
-        src.model, x_train, y_train, calibration, data, config, log
+        inputs.src.model, x_train, y_train, calibration, data, config, log
     )
-
-    data_splits = {name: dataset.count_by_class(items) for name, items in splits.items()}
-    provenance = _provenance(train_report, config, target)
-    variants, metadata = {}, {}
-    for variant in VARIANTS:
-        metadata[variant] = build_metadata(
-            variant=variant,
-            model_version=version,
-            input_detail=TFLiteClassifier(contents[variant]).interpreter.get_input_details()[0],
-            target_sensitivity=target,
-            source_keras_sha256=src.sha256,
-            data_splits=data_splits,
-            extra={"provenance": provenance}
-            | (
-                {"pruning": {"target_sparsity": config.sparsity, "method": quantization_report["chosen"]}}
-                if variant == "pruned_int8"
-                else {}
-            ),
-            **_measured(data.tflite(contents[variant])),
-        )
-        variants[variant] = _write_variant(config.out, variant, contents[variant], metadata[variant], data.x["val"])
-        log(
-            f"{variant:>13}: val AUC {variants[variant]['val']['auc']:.4f}, "
-            f"threshold {variants[variant]['threshold']:.4f}, "
-            f"{variants[variant]['raw_bytes']:,} bytes ({variants[variant]['gzip_bytes']:,} gzip)"
-        )
-
-    parity = evaluate.parity_check(
-        keras_eval["val"]["auc"], {v: variants[v]["val"]["auc"] for v in GATED_VARIANTS}, MAX_AUC_DROP
-    )
-    parity["overridden"] = bool(config.allow_parity_loss and not parity["passed"])
+    variants, metadata = write_variants(config, inputs, contents, quantization_report["chosen"], data, log)
+    parity = parity_verdict(keras_eval["val"]["auc"], variants, config.allow_parity_loss)
     report = {
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "config": config_dict(config),
         "source": {
-            "model": str(src.path.resolve()),
-            "sha256": src.sha256,
-            "input_size": src.input_size,
-            "parameters": int(src.model.count_params()),
+            "model": str(inputs.src.path.resolve()),
+            "sha256": inputs.src.sha256,
+            "input_size": inputs.src.input_size,
+            "parameters": int(inputs.src.model.count_params()),
         },
-        "model_version": version,
-        "target_sensitivity": target,
-        "data": {"root": str(root), "splits_file": str(splits_path), "splits": data_splits},
+        "model_version": inputs.version,
+        "target_sensitivity": inputs.target_sensitivity,
+        "data": {"root": str(inputs.root), "splits_file": str(inputs.splits_path), "splits": _counts(inputs)},
         "keras": keras_eval,
         "pruning": pruning_report,
         "pruned_quantization": quantization_report,
@@ -160,20 +127,93 @@ def quantize(config: QuantizeConfig, log: Callable[[str], None] = lambda m: prin
         "parity": parity,
         "seconds": round(time.time() - started, 1),
     }
+    write_model_card(config.out, metadata["pruned_int8"], variants)
+    atomic_write_text(config.out / REPORT_FILE, json.dumps(report, indent=2))
+    return report
+
+
+def read_inputs(config: QuantizeConfig, log: Callable[[str], None]) -> Inputs:
+    """The model, its splits and edge-train's report; fails in seconds on a wrong path or foreign file."""
+    src = source.load_source_model(config.model)
+    splits_path = config.splits or Path(config.model).parent / SPLITS_FILE
+    root, splits = source.read_splits(splits_path, config.data)
+    train_report = source.training_report(config.model)
+    target = config.target_sensitivity or float(
+        train_report.get("operating_threshold", {}).get("target_sensitivity", DEFAULT_TARGET_SENSITIVITY)
+    )
+    version = config.model_version or f"{datetime.now(UTC):%Y%m%d}-{src.sha256[:8]}"
+    log(f"model {src.path} (input {src.input_size} px, sha256 {src.sha256[:12]}), data {root}")
+    return Inputs(src, splits_path, root, splits, train_report, target, version)
+
+
+def _counts(inputs: Inputs) -> dict[str, dict[str, int]]:
+    return {name: dataset.count_by_class(items) for name, items in inputs.splits.items()}
+
+
+def convert_unpruned(model, calibration: np.ndarray, log: Callable[[str], None]) -> dict[str, bytes]:
+    log("converting the unpruned model: float32, dynamic range, full int8")
+    return {
+        "float32": convert.to_float32(model),
+        "dynamic_range": convert.to_dynamic_range(model),
+        "int8": convert.to_int8(model, calibration),
+    }
+
+
+def write_variants(
+    config: QuantizeConfig,
+    inputs: Inputs,
+    contents: dict[str, bytes],
+    pruned_method: str,
+    data: evaluate.EvaluationData,
+    log: Callable[[str], None],
+) -> tuple[dict, dict]:
+    """Measure each variant through LiteRT, embed its metadata (own threshold included) and write it
+    with its sidecar; returns each variant's report entry and metadata."""
+    provenance = _provenance(inputs.train_report, config, inputs.target_sensitivity)
+    variants, metadata = {}, {}
+    for variant in VARIANTS:
+        extra = {"provenance": provenance}
+        if variant == "pruned_int8":
+            extra["pruning"] = {"target_sparsity": config.sparsity, "method": pruned_method}
+        metadata[variant] = build_metadata(
+            variant=variant,
+            model_version=inputs.version,
+            input_detail=TFLiteClassifier(contents[variant]).interpreter.get_input_details()[0],
+            target_sensitivity=inputs.target_sensitivity,
+            source_keras_sha256=inputs.src.sha256,
+            data_splits=_counts(inputs),
+            extra=extra,
+            **_measured(data.tflite(contents[variant])),
+        )
+        variants[variant] = _write_variant(config.out, variant, contents[variant], metadata[variant], data.x["val"])
+        log(
+            f"{variant:>13}: val AUC {variants[variant]['val']['auc']:.4f}, "
+            f"threshold {variants[variant]['threshold']:.4f}, "
+            f"{variants[variant]['raw_bytes']:,} bytes ({variants[variant]['gzip_bytes']:,} gzip)"
+        )
+    return variants, metadata
+
+
+def parity_verdict(keras_val_auc: float, variants: dict, allow_parity_loss: bool) -> dict:
+    """The int8 variants against the Keras model's validation AUC; the CLI turns a failure into an exit code."""
+    parity = evaluate.parity_check(keras_val_auc, {v: variants[v]["val"]["auc"] for v in GATED_VARIANTS}, MAX_AUC_DROP)
+    parity["overridden"] = bool(allow_parity_loss and not parity["passed"])
+    return parity
+
+
+def write_model_card(out: Path, metadata: dict, variants: dict) -> None:
     card_variants = {
         name: {"val_auc": v["val"]["auc"], "raw_bytes": v["raw_bytes"], "gzip_bytes": v["gzip_bytes"]}
         for name, v in variants.items()
     }
-    atomic_write_text(config.out / MODEL_CARD_FILE, render_model_card(metadata["pruned_int8"], card_variants))
-    atomic_write_text(config.out / REPORT_FILE, json.dumps(report, indent=2))
-    return report
+    atomic_write_text(out / MODEL_CARD_FILE, render_model_card(metadata, card_variants))
 
 
 def _provenance(train_report: dict, config: QuantizeConfig, target: float) -> dict:
     """How the model was made, for the model card: the options of both commands and the libraries."""
     import tensorflow_model_optimization as tfmot
 
-    from train.training import library_versions
+    from train.keras_env import library_versions
 
     quantize_options = {
         "model": str(config.model),

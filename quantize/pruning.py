@@ -61,31 +61,17 @@ def fine_tune(
     label: str = "fine-tune",
 ) -> None:
     """Train `model` in place with edge-train's augmentation and class weights."""
-    from train.augment import make_augmenter
-    from train.keras_env import keras, tf
-    from train.training import class_weights
+    from train import fit
+    from train.keras_env import keras
 
     keras.utils.set_random_seed(seed)
-    steps = int(np.ceil(len(x) / batch_size)) * epochs
-    data = (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .map(make_augmenter(seed), num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    schedule = keras.optimizers.schedules.CosineDecay(FINE_TUNE_LEARNING_RATE, max(1, steps))
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras.losses.BinaryCrossentropy())
+    steps = fit.steps_per_epoch(len(x), batch_size) * epochs
+    batches = fit.augmented_batches(x, y, batch_size, seed)
+    fit.compile_binary(model, FINE_TUNE_LEARNING_RATE, max(1, steps))
     report = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: log(f"  {label} epoch {epoch + 1}/{epochs}: loss {logs['loss']:.4f}")
     )
-    model.fit(
-        data,
-        epochs=epochs,
-        class_weight=class_weights(y),
-        callbacks=[*(callbacks or []), report],
-        verbose=0,
-    )
+    fit.fit_weighted(model, batches, y, epochs, callbacks=[*(callbacks or []), report])
 
 
 def prune(
@@ -102,9 +88,10 @@ def prune(
     returns the stripped model (plain Keras layers, zeros in the kernels)."""
     import tensorflow_model_optimization as tfmot
 
+    from train.fit import steps_per_epoch
     from train.keras_env import keras
 
-    total_steps = int(np.ceil(len(x) / batch_size)) * epochs
+    total_steps = steps_per_epoch(len(x), batch_size) * epochs
     schedule = pruning_schedule(sparsity, total_steps)
 
     def wrap(layer):

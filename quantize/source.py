@@ -7,7 +7,6 @@ instead, not twenty minutes into a conversion.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -17,9 +16,11 @@ import numpy as np
 
 from edge_app import dataset
 from edge_app.contract import LABELS
+from edge_app.files import file_sha256
 from edge_app.loading import load_examples
+from edge_app.splits import SplitsError
+from edge_app.splits import read_splits as read_splits_file
 
-SPLITS_FILE = "splits.json"
 TRAIN_REPORT_FILE = "report.json"
 
 
@@ -33,14 +34,6 @@ class SourceModel:
     model: object  # a tf_keras Model
     sha256: str
     input_size: int
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_source_model(path: Path) -> SourceModel:
@@ -98,26 +91,19 @@ def read_splits(splits_path: Path, data: Path | None) -> tuple[Path, dict[str, l
             f"{splits_path}: no such file. edge-train writes splits.json next to model.keras; pass it with --splits."
         )
     try:
-        payload = json.loads(splits_path.read_text(encoding="utf-8"))
-        recorded = payload["splits"]
-        stored_root = payload.get("root")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise QuantizeError(f"{splits_path}: not a splits.json written by edge-train ({exc}).") from exc
-    missing = [name for name in ("train", "val", "test") if not recorded.get(name)]
+        recorded = read_splits_file(splits_path)
+    except SplitsError as exc:
+        raise QuantizeError(str(exc)) from exc
+    missing = [name for name in ("train", "val", "test") if not recorded.entries.get(name)]
     if missing:
         raise QuantizeError(f"{splits_path}: has no {', '.join(missing)} split; rerun edge-train to recreate it.")
-    if data is None and not stored_root:
+    if data is None and not recorded.root:
         raise QuantizeError(f"{splits_path}: records no dataset root; pass the dataset folder with --data.")
     try:
-        root = dataset.find_root(Path(data)) if data is not None else Path(stored_root)
+        root = dataset.find_root(Path(data)) if data is not None else Path(recorded.root)
     except dataset.DatasetError as exc:
         raise QuantizeError(str(exc)) from exc
-    splits = {
-        name: [
-            dataset.Example(root / item["path"], LABELS.index(item["label"]), item["patient"], name) for item in items
-        ]
-        for name, items in recorded.items()
-    }
+    splits = {name: recorded.examples(name, root) for name in recorded.entries}
     present = sum(example.path.is_file() for example in splits["val"])
     if present == 0:
         raise QuantizeError(

@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from edge_app.contract import LABELS, METADATA_NAME, POSITIVE_LABEL, PREPROCESSING_NAME, PREPROCESSING_VERSION
-from edge_app.model_metadata import schema
+from edge_app.model_metadata import TFLITE_FILE_IDENTIFIER, schema
 
 SCHEMA_VERSION = 1
-TFLITE_FILE_IDENTIFIER = b"TFL3"
 INTENDED_USE = (
     "Screening aid (decision support) for anterior-posterior chest X-rays of children aged 1 to 5: "
     "it flags images for prompt review by a clinician. It is not a diagnosis and must not be used "

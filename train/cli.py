@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from edge_app.contract import DEFAULT_INPUT_SIZE
+from edge_app.config import config_option, path_option
 from edge_app.dataset import DatasetError
 from train.needs_tensorflow import require_tensorflow
 from train.training import MODEL_FILE, REPORT_FILE, TrainConfig
@@ -17,65 +16,39 @@ from train.training import MODEL_FILE, REPORT_FILE, TrainConfig
     epilog="Example: edge-train --data ../shared/data/chest_xray --out runs/baseline\n\n"
     "Rerunning the same command after an interruption resumes from the last finished epoch."
 )
-@click.option(
+@path_option(
     "--data",
     required=True,
-    type=click.Path(path_type=Path),
     help="chest_xray folder with train/NORMAL and train/PNEUMONIA (Kaggle's chest_xray/chest_xray nesting works too).",
 )
-@click.option(
-    "--out", required=True, type=click.Path(path_type=Path), help="Folder for the model, splits and report.json."
-)
-@click.option(
-    "--epochs",
-    default=40,
-    show_default=True,
+@path_option("--out", required=True, help="Folder for the model, splits and report.json.")
+@config_option(
+    TrainConfig,
+    "epochs",
     type=click.IntRange(1),
     help="Most epochs; early stopping on validation AUC usually ends sooner.",
 )
-@click.option(
-    "--image-size",
-    default=DEFAULT_INPUT_SIZE,
-    show_default=True,
-    type=click.IntRange(32, 512),
-    help="Side of the square model input in pixels.",
+@config_option(
+    TrainConfig, "image_size", type=click.IntRange(32, 512), help="Side of the square model input in pixels."
 )
-@click.option(
-    "--seed",
-    default=42,
-    show_default=True,
-    type=int,
-    help="Seed for the patient split, initialisation and augmentation.",
-)
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Images per training step.")
-@click.option(
-    "--learning-rate",
-    default=2e-3,
-    show_default=True,
+@config_option(TrainConfig, "seed", type=int, help="Seed for the patient split, initialisation and augmentation.")
+@config_option(TrainConfig, "batch_size", type=click.IntRange(1), help="Images per training step.")
+@config_option(
+    TrainConfig,
+    "learning_rate",
     type=click.FloatRange(0, min_open=True),
     help="Peak Adam learning rate (cosine decay to zero).",
 )
-@click.option(
-    "--target-sensitivity",
-    default=0.95,
-    show_default=True,
+@config_option(
+    TrainConfig,
+    "target_sensitivity",
     type=click.FloatRange(0, 1, min_open=True),
     help="Sensitivity the operating threshold must reach on the validation split.",
 )
-@click.option(
-    "--patience",
-    default=10,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Epochs without a better validation AUC before stopping.",
+@config_option(
+    TrainConfig, "patience", type=click.IntRange(1), help="Epochs without a better validation AUC before stopping."
 )
-@click.option(
-    "--width",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(0.25, 4.0),
-    help="Channel multiplier of the network.",
-)
+@config_option(TrainConfig, "width", type=click.FloatRange(0.25, 4.0), help="Channel multiplier of the network.")
 def main(**options) -> None:
     """Train the small pneumonia CNN on a patient-level split of the dataset.
 

@@ -6,6 +6,7 @@ imports it from here rather than directly.
 """
 
 import os
+import platform
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,4 +14,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-__all__ = ["keras", "tf"]
+__all__ = ["keras", "library_versions", "tf"]
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a model was made with, recorded in reports and model cards."""
+    import numpy as np
+    import PIL
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "tf_keras": keras.__version__,
+        "numpy": np.__version__,
+        "pillow": PIL.__version__,
+        "platform": platform.platform(),
+    }
