@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+SIDECAR_SUFFIX = ".sha256"
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
@@ -73,3 +77,24 @@ def file_sha256(path: Path) -> str:
 def sha256_line(data: bytes, filename: str) -> str:
     """One line in `sha256sum` format, so `sha256sum -c` verifies the file."""
     return f"{sha256_hex(data)}  {filename}\n"
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where the checksum of `path` is kept: `<name>.sha256` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def write_with_sidecar(path: Path, content: bytes) -> Path:
+    """Write `content` and then its sidecar checksum, both atomically."""
+    path = atomic_write_bytes(path, content)
+    atomic_write_text(sidecar_path(path), sha256_line(content, path.name))
+    return path
+
+
+def read_sidecar(path: Path) -> str:
+    """The hex digest from a sha256sum-format file ("<hex>  <name>"); ValueError when it holds none."""
+    fields = Path(path).read_text(encoding="utf-8", errors="replace").split()
+    if not fields or not _HEX64.match(fields[0]):
+        raise ValueError(f"{path}: not a SHA-256 checksum file (expected '<64 hex digits>  <file name>').")
+    return fields[0].lower()

@@ -11,13 +11,12 @@ that says what to do.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge_app import contract
 from edge_app.active_model import ActivePointerDamaged, active_model_path
-from edge_app.files import sha256_hex
+from edge_app.files import read_sidecar, sha256_hex, sidecar_path
 from edge_app.gate import GATE_MODEL, Gate, open_gate
 from edge_app.model_metadata import FALLBACK_THRESHOLD, model_threshold
 from edge_app.runtime import RuntimeUnavailable, TFLiteClassifier
@@ -26,8 +25,6 @@ from edge_app.threshold import COMMAND_LINE, MODEL
 MODEL_ENV = "PNEUMOSCAN_MODEL"
 """Overrides the default model path (a clinic's own release, or tests)."""
 DEFAULT_MODEL = Path(__file__).parent / "models" / "pneumoscan.tflite"
-
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 class ModelError(Exception):
@@ -95,18 +92,6 @@ def default_model_path() -> Path:
     return installed or DEFAULT_MODEL
 
 
-def sidecar_path(model_path: Path) -> Path:
-    return model_path.with_name(model_path.name + ".sha256")
-
-
-def read_sidecar(path: Path) -> str:
-    """The hex digest from a sha256sum-format file ("<hex>  <name>")."""
-    fields = path.read_text(encoding="utf-8", errors="replace").split()
-    if not fields or not _HEX64.match(fields[0]):
-        raise ModelError(f"{path}: not a SHA-256 checksum file (expected '<64 hex digits>  <file name>').")
-    return fields[0].lower()
-
-
 def verify_integrity(model_path: Path, content: bytes, required: bool) -> Path | None:
     """Check the model bytes against its sidecar checksum; returns the sidecar, or None if there is none."""
     sidecar = sidecar_path(model_path)
@@ -117,7 +102,10 @@ def verify_integrity(model_path: Path, content: bytes, required: bool) -> Path |
                 "Reinstall PneumoScan."
             )
         return None
-    expected = read_sidecar(sidecar)
+    try:
+        expected = read_sidecar(sidecar)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from exc
     actual = sha256_hex(content)
     if actual != expected:
         raise ModelError(

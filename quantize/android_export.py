@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edge_app.files import atomic_write, sha256_hex, sha256_line
+from edge_app.files import SIDECAR_SUFFIX, atomic_write, sha256_hex, sha256_line
 from edge_app.model_metadata import is_tflite, read_metadata
 from edge_app.preprocess import preprocess
 from edge_app.runtime import TFLiteClassifier
@@ -38,7 +38,7 @@ TEST_VECTOR_IMAGE = "test_vector.png"
 TEST_VECTOR_FILE = "test_vector.json"
 FILES = (
     MODEL_FILE,
-    f"{MODEL_FILE}.sha256",
+    MODEL_FILE + SIDECAR_SUFFIX,
     LABELS_FILE,
     "model_card.md",
     "ANDROID.md",
@@ -148,7 +148,7 @@ def export_android(model: Path, out: Path) -> dict:
     try:
         contents = {
             MODEL_FILE: exported,
-            f"{MODEL_FILE}.sha256": sha256_line(exported, MODEL_FILE).encode(),
+            MODEL_FILE + SIDECAR_SUFFIX: sha256_line(exported, MODEL_FILE).encode(),
             LABELS_FILE: labels_text().encode(),
             "model_card.md": render_model_card(metadata).encode(),
             "ANDROID.md": render_android_guide(metadata, vector, MODEL_FILE).encode(),

@@ -23,7 +23,7 @@ import numpy as np
 
 from edge_app import dataset
 from edge_app.config import config_dict
-from edge_app.files import atomic_write_bytes, atomic_write_text, save_model_atomically, sha256_hex, sha256_line
+from edge_app.files import atomic_write_text, save_model_atomically, sha256_hex, write_with_sidecar
 from edge_app.runtime import TFLiteClassifier
 from edge_app.splits import SPLITS_FILE
 from quantize import convert, evaluate, pruning, sizes, source
@@ -65,12 +65,6 @@ class QuantizeConfig:
 
 def tflite_name(variant: str) -> str:
     return f"{variant}.tflite"
-
-
-def write_tflite(out: Path, variant: str, content: bytes) -> Path:
-    path = atomic_write_bytes(out / tflite_name(variant), content)
-    atomic_write_text(out / f"{path.name}.sha256", sha256_line(content, path.name))
-    return path
 
 
 @dataclass(frozen=True)
@@ -283,7 +277,7 @@ def _write_variant(out: Path, variant: str, content: bytes, metadata: dict, prob
     before, after = evaluate.tflite_scores(content, probe[:8]), evaluate.tflite_scores(final, probe[:8])
     if not np.array_equal(before, after):
         raise RuntimeError(f"{variant}: outputs changed when the metadata was embedded ({before} vs {after}).")
-    write_tflite(out, variant, final)
+    write_with_sidecar(out / tflite_name(variant), final)
     return {
         "file": tflite_name(variant),
         "sha256": sha256_hex(final),

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from edge_app import history
-from edge_app.record import ScanResult
+from edge_app.record import SCAN_FIELDS, ScanResult
 from tests.conftest import FIXTURE_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +80,11 @@ def test_a_database_from_before_dicom_support_gains_the_study_uid_column_and_kee
         ("old.jpeg", None),
         ("/images/a.jpeg", "1.2.840.1"),
     ]
+
+
+def test_the_history_table_has_one_column_per_scan_record_field(tmp_path):
+    db = history.connect(tmp_path / "h.sqlite3")
+    assert sorted(row[1] for row in db.execute("PRAGMA table_info(scans)")) == sorted(["id", *SCAN_FIELDS])
 
 
 def test_every_field_round_trips(tmp_path):
