@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_app.dicom_input import decode_input
-from edge_app.files import atomic_write_bytes
+from edge_app.files import atomic_write_bytes, sha256_hex
 from edge_app.heatmap import Explanation, OcclusionMapper, explain, heatmap_name
 from edge_app.model_store import ScanModel
 from edge_app.preprocess import to_model_input
 from edge_app.record import OK, ScanResult
-from edge_app.runtime import sha256_hex
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge_app.runtime import sha256_hex
+from edge_app.files import sha256_hex
 from edge_app.signing import signature_valid
 
 FORMAT = "pneumoscan-model-package"

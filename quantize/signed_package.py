@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge_app.files import atomic_write_bytes
+from edge_app.files import atomic_write_bytes, sha256_hex
 from edge_app.model_metadata import read_metadata
 from edge_app.model_package import (
     CARD_FILE,
@@ -29,7 +29,6 @@ from edge_app.model_package import (
     encode_signature,
 )
 from edge_app.model_store import ModelError, verify_integrity
-from edge_app.runtime import sha256_hex
 from edge_app.signing import key_id, public_key_pem
 
 PRIVATE_KEY_NAME, PUBLIC_KEY_NAME = "pneumoscan.key", "pneumoscan.pub"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from edge_app.files import sha256_hex
 from edge_app.model_store import DEFAULT_MODEL
-from edge_app.runtime import sha256_hex
 from tests.fixtures.shipped_golden import GOLDEN, probabilities
 
 TOLERANCE = 1.5 / 256
