@@ -29,13 +29,12 @@ from edge_app.active_model import (
     read_state,
     write_state,
 )
-from edge_app.files import atomic_write_bytes, replace_folder
+from edge_app.files import atomic_write_bytes, replace_folder, sha256_hex
 from edge_app.model_metadata import read_metadata
 from edge_app.model_package import CARD_FILE, MANIFEST_FILE, ModelPackage, PackageRefused, read_package
 from edge_app.model_store import DEFAULT_MODEL, ModelError, ScanModel, load_model, sidecar_path
 from edge_app.paths import config_dir
 from edge_app.record import now_utc
-from edge_app.runtime import sha256_hex
 from edge_app.selftest import SelftestReport, run_selftest
 from edge_app.signing import PROJECT_KEY_FILE, key_id, load_public_key, public_key_pem
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.dicom_input import decode_input, is_dicom_file
+from edge_app.files import sha256_hex
 from edge_app.gate import GATE_INPUT_SIZE, Correction
 from edge_app.image_file import read_image_file
 from edge_app.model_store import ScanModel
@@ -25,7 +26,6 @@ from edge_app.preprocess import ImageRejected, to_model_input
 from edge_app.quality import check_quality
 from edge_app.reasons import INFERENCE_FAILED, UNREADABLE_FILE
 from edge_app.record import ERROR, OK, REJECTED, ScanResult, now_utc
-from edge_app.runtime import sha256_hex
 from edge_app.scoring import classify, threshold_score
 
 SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".dcm"})

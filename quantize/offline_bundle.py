@@ -23,8 +23,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from edge_app.files import atomic_write_text, replace_folder
-from edge_app.runtime import sha256_hex
+from edge_app.files import atomic_write_text, replace_folder, sha256_hex
 
 RUNTIME_WHEEL = re.compile(r"^ai_edge_litert-.*\.whl$")
 
