@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app.files import atomic_write_bytes, atomic_write_text
+from edge_app.files import atomic_write_bytes, atomic_write_text, sha256_hex
 from edge_app.gate import (
     CLASS_NAMES,
     DEFAULT_CORRECTION_CONFIDENCE,
@@ -28,7 +28,6 @@ from edge_app.gate import (
     open_gate,
 )
 from edge_app.preprocess import ImageRejected
-from edge_app.runtime import sha256_hex
 from train.gate_data import GateArrays, every_orientation, load_gate_arrays
 
 GATE_FILE = "gate.tflite"
