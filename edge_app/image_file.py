@@ -35,14 +35,17 @@ def read_image_file(path: Path) -> bytes:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise ImageRejected(NOT_FOUND, "The file is a link that leads back to itself.") from exc
-        if exc.errno == errno.ENXIO:  # a socket, or a device with nothing behind it
-            raise ImageRejected(NOT_A_FILE, "This is a socket or device, not an image file; it was not read.") from exc
+        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a socket, a device with nothing behind it, a folder
+            raise ImageRejected(
+                NOT_A_FILE, "This is not an image file (a socket, device or folder); it was not read."
+            ) from exc
         raise
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a pipe, device or socket"
+        raise ImageRejected(NOT_A_FILE, f"This is {kind}, not an image file; it was not read.")
     with os.fdopen(descriptor, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a pipe, device or socket"
-            raise ImageRejected(NOT_A_FILE, f"This is {kind}, not an image file; it was not read.")
         if info.st_size > MAX_FILE_BYTES:
             raise ImageRejected(
                 FILE_TOO_LARGE, f"The file is {info.st_size // 2**20} MB, far larger than any X-ray image."

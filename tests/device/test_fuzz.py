@@ -56,6 +56,7 @@ def test_every_fuzz_input_gets_a_result_or_a_reason_in_bounded_time_and_memory(f
     kinds = {row["kind"].split("_")[0] for row in rows}
     assert {"truncated", "bit", "zeroed", "giant", "mode", "exif", "fifo", "symlink", "odd", "socket"} <= kinds
     assert [row for row in rows if row["status"] != "ok" and not row["reason"]] == []
+    assert [row for row in rows if row["status"] == "error"] == []  # every malformed input is the file's fault
     assert [row for row in rows if row["reason"] == "inference_failed"] == []
     assert [row for row in rows if row["damaged"] and row["status"] == "ok"] == []
     assert [row["path"] for row in rows if row["label"] is not None and row["status"] != "ok"] == []

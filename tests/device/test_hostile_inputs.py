@@ -209,3 +209,9 @@ def test_a_full_disk_when_opening_the_history_is_exit_4(home, monkeypatch):
     monkeypatch.setattr(history, "migrate", full)
     result = CliRunner().invoke(main, ["scan", str(GOOD_IMAGES[0])])
     assert result.exit_code == 4 and "disk is full" in result.output
+
+
+def test_a_folder_given_to_the_scanner_as_a_file_is_rejected_not_an_error(model, tmp_path):
+    (tmp_path / "looks-like.jpeg").mkdir()
+    result = scan_file(tmp_path / "looks-like.jpeg", model)
+    assert (result.status, result.reason) == (REJECTED, quality.NOT_A_FILE)
