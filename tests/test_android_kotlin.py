@@ -65,7 +65,7 @@ def kotlin(android_export, tmp_path_factory) -> Callable[[list[str]], list[str]]
     """Runs cases through the guide's Kotlin, compiled once with a small main."""
     kotlinc, java = shutil.which("kotlinc"), shutil.which("java")
     assert kotlinc and java, (
-        "compiling ANDROID.md's Kotlin needs kotlinc and java: apt-get install kotlin openjdk-17-jdk"
+        "compiling ANDROID.md's Kotlin needs kotlinc and java: apt-get install kotlin default-jdk-headless"
     )
     source = pure_kotlin((android_export / "ANDROID.md").read_text())
     assert "import android" not in source, "the pure preprocessing must compile without the Android SDK"
