@@ -27,13 +27,24 @@ DOCUMENTED_FALLBACKS = {
     "model_metadata.py": {"tensorflow.lite.python.schema_py_generated"},
 }
 MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-DYNAMIC_IMPORTERS = {"import_module", "__import__"}
+DYNAMIC_IMPORTERS = {"import_module", "__import__", "run_module"}
 
 
-def _is_dynamic_import(call: ast.Call) -> bool:
+def _dynamic_importers(tree: ast.AST) -> set[str]:
+    """import_module, __import__ and run_module, also under the names a file gives them."""
+    aliases = {
+        alias.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module in ("importlib", "runpy")
+        for alias in node.names
+        if alias.name in DYNAMIC_IMPORTERS and alias.asname
+    }
+    return DYNAMIC_IMPORTERS | aliases
+
+
+def _called_name(call: ast.Call) -> str | None:
     func = call.func
-    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-    return name in DYNAMIC_IMPORTERS
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
 def imported_modules(source: str) -> set[str]:
@@ -42,6 +53,7 @@ def imported_modules(source: str) -> set[str]:
     When a dynamic import takes its name from a variable, every module-like string in the file counts,
     so a name kept in a tuple or a constant is still seen."""
     tree = ast.parse(source)
+    importers = _dynamic_importers(tree)
     names: set[str] = set()
     from_variable = False
     for node in ast.walk(tree):
@@ -49,7 +61,7 @@ def imported_modules(source: str) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
-        elif isinstance(node, ast.Call) and _is_dynamic_import(node) and node.args:
+        elif isinstance(node, ast.Call) and _called_name(node) in importers and node.args:
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 names.add(first.value)
@@ -78,6 +90,8 @@ def forbidden(names: set[str]) -> set[str]:
         "import importlib\nimportlib.import_module('tensorflow')",
         "from importlib import import_module\nimport_module('quantize.pipeline')",
         "__import__('train')",
+        "from importlib import import_module as load\nload('tensorflow.lite')",
+        "import runpy\nrunpy.run_module('benchmarks.cli')",
         "import importlib\nNAMES = ('ai_edge_litert', 'benchmarks.run')\n[importlib.import_module(n) for n in NAMES]",
         "def load():\n    import keras\n    return keras",
     ],
