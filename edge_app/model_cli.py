@@ -46,6 +46,7 @@ def install(package: Path) -> None:
     click.echo(f"Self-test: passed on {len(installed.report.results)} sample X-rays")
     click.echo(f"Active model: {installed.model_id} (version {record.get('model_version')})")
     click.echo(f"Previous model {installed.previous} is kept: `edge-scan model rollback` returns to it.")
+    _calibration_note(record.get("model_sha256", ""))
 
 
 @model_group.command(name="list")
@@ -67,9 +68,12 @@ def list_command() -> None:
 @model_group.command()
 def rollback() -> None:
     """Go back to the model that was active before the current one."""
+    from edge_app.model_install import model_sha256
     from edge_app.model_install import rollback as roll_back
 
-    click.echo(f"Active model: {_checked(roll_back)}")
+    active = _checked(roll_back)
+    click.echo(f"Active model: {active}")
+    _calibration_note(model_sha256(active))
 
 
 @model_group.command()
@@ -100,6 +104,22 @@ def keys() -> None:
     for identifier in _checked(trusted_keys):
         site_file = trusted_keys_dir() / f"{identifier}.pub"
         click.echo(f"{identifier}  {site_file if site_file.is_file() else f'project key ({PROJECT_KEY_FILE})'}")
+
+
+def _calibration_note(active_sha256: str) -> None:
+    """A site calibration belongs to one model: say so when the model just switched to is another."""
+    from edge_app.site_profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile()
+    except ProfileError:
+        return  # scans report a damaged profile themselves
+    if profile is not None and profile["model_sha256"] != active_sha256:
+        click.echo(
+            "Note: the site calibration was made for another model, so scans now use this model's own threshold. "
+            "Calibrate again with `edge-scan calibrate`.",
+            err=True,
+        )
 
 
 def _checked(action, *args):

@@ -176,6 +176,12 @@ def installed_record(model_id: str) -> dict:
         return {"model_version": "unknown (install record missing)"}
 
 
+def model_sha256(model_id: str) -> str:
+    """The SHA-256 of an installed (or the built-in) model's file."""
+    path = DEFAULT_MODEL if model_id == BUILT_IN else model_file(model_id)
+    return sha256_hex(path.read_bytes())
+
+
 def list_models() -> list[tuple[str, str, dict]]:
     """(model id, "active" / "previous" / "", install record) for the built-in and every installed model."""
     state = read_state()

@@ -289,3 +289,19 @@ def test_model_list_says_when_pneumoscan_model_overrides_the_active_model(device
     monkeypatch.setenv(model_store.MODEL_ENV, str(SHIPPED))
     listed = run(edge_scan, "model", "list")
     assert listed.exit_code == 0 and f"because {model_store.MODEL_ENV} is set" in listed.output
+
+
+def test_switching_models_says_when_the_site_calibration_no_longer_applies(device, keys, tmp_path):
+    from edge_app.site_profile import save_profile
+
+    builtin_sha = model_store.sha256_hex(SHIPPED.read_bytes())
+    save_profile({"threshold": 0.2, "model_sha256": builtin_sha, "created_at": "2026-11-01T00:00:00"})
+    installed = run(
+        edge_scan,
+        "model",
+        "install",
+        package(variant_model(tmp_path / "v2", model_version="v2"), keys, tmp_path / "v2.pnsm"),
+    )
+    assert installed.exit_code == 0 and "site calibration was made for another model" in installed.output
+    rolled = run(edge_scan, "model", "rollback")
+    assert rolled.exit_code == 0 and "site calibration" not in rolled.output  # calibrated for the built-in model
