@@ -49,6 +49,13 @@ from train.training import MODEL_FILE, REPORT_FILE, TrainConfig
     TrainConfig, "patience", type=click.IntRange(1), help="Epochs without a better validation AUC before stopping."
 )
 @config_option(TrainConfig, "width", type=click.FloatRange(0.25, 4.0), help="Channel multiplier of the network.")
+@path_option(
+    "--external",
+    file_okay=False,
+    help="Labelled folder from another site (NORMAL/ and PNEUMONIA/): its AUC, sensitivity and specificity "
+    "at the validation-chosen threshold go into the report. Reporting only: never used for fitting, early "
+    "stopping or the threshold.",
+)
 def main(**options) -> None:
     """Train the small pneumonia CNN on a patient-level split of the dataset.
 

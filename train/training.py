@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app import dataset, metrics
+from edge_app import dataset, external, metrics
 from edge_app.config import config_dict
 from edge_app.contract import DEFAULT_INPUT_SIZE, LABELS, PREPROCESSING_NAME, PREPROCESSING_VERSION
 from edge_app.files import atomic_write_text, save_model_atomically
@@ -42,6 +42,8 @@ class TrainConfig:
     patience: int = 10
     width: float = 1.0
     dropout: float = 0.3
+    external: Path | None = None
+    """Labelled folder from another site, scored for the report only (see edge_app.external)."""
 
 
 def distribution_strategy():
@@ -74,6 +76,8 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
     strategy = distribution_strategy()  # before any other TensorFlow op: collective ops are configured at startup
     keras.utils.set_random_seed(config.seed)
     arrays, skipped = load_splits(splits, config.image_size, log)
+    # loaded before training, so a wrong folder fails in seconds rather than after the run
+    external_images = external.load_external(config.external, config.image_size) if config.external else None
     config.out.mkdir(parents=True, exist_ok=True)
     write_splits(config.out / SPLITS_FILE, root, splits, config.seed)
 
@@ -82,6 +86,8 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
     log(f"model: {model.count_params():,} parameters, input {config.image_size}x{config.image_size}x1")
     history = fit_best(model, batches, arrays, config)
     threshold, evaluation = evaluate(model, arrays, official, config, skipped)
+    if external_images is not None:
+        evaluation["external"] = evaluate_external(model, external_images, threshold, config)
 
     save_model_atomically(model, config.out / MODEL_FILE)
     report = {
@@ -186,6 +192,13 @@ def evaluate(model, arrays: dict, official: dict, config: TrainConfig, skipped: 
         official_scores = model.predict(x, batch_size=256, verbose=0).ravel()
         evaluation["official_test"] = metrics.screening_summary(y, official_scores, threshold, seed=config.seed)
     return threshold, evaluation
+
+
+def evaluate_external(model, images: tuple[np.ndarray, np.ndarray, list], threshold: float, config: TrainConfig):
+    """The external folder at the threshold validation chose: reporting only, nothing is tuned on it."""
+    x, y, skipped = images
+    scores = model.predict(x, batch_size=256, verbose=0).ravel()
+    return external.external_summary(config.external, y, scores, threshold, skipped, seed=config.seed)
 
 
 def contract_summary(image_size: int) -> dict:

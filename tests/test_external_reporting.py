@@ -1,0 +1,39 @@
+"""--external on edge-train: metrics on another site's images in the report, at the validation threshold."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from click.testing import CliRunner
+
+from edge_app.external import USE
+from train.cli import main as edge_train
+
+TINY = ["--epochs", "1", "--image-size", "32", "--batch-size", "8", "--width", "0.5"]
+
+
+def test_edge_train_reports_the_external_folder_at_the_validation_threshold(tmp_path, fixture_data):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        edge_train, ["--data", str(fixture_data), "--out", str(out), "--external", str(fixture_data / "train"), *TINY]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    summary = report["evaluation"]["external"]
+    assert summary["threshold"] == report["operating_threshold"]["value"]
+    assert summary["use"] == USE and summary["n"] == 36 and summary["n_positive"] == 18
+    assert summary["auc_ci95"][0] <= summary["auc"] <= summary["auc_ci95"][1]
+    assert "external: AUC" in result.output
+    assert report["config"]["external"] == str(fixture_data / "train")
+
+
+def test_a_wrong_external_folder_fails_before_training(tmp_path, fixture_data):
+    site = tmp_path / "site"
+    shutil.copytree(fixture_data / "train" / "PNEUMONIA", site / "PNEUMONIA")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        edge_train, ["--data", str(fixture_data), "--out", str(out), "--external", str(site), *TINY]
+    )
+    assert result.exit_code == 1
+    assert "NORMAL" in result.output and not (out / "model.keras").exists()
