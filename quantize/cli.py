@@ -56,6 +56,12 @@ PARITY_EXIT_CODE = 3
 )
 @click.option("--model-version", help="Version stored in the metadata [default: DATE-<first 8 of the model SHA-256>].")
 @config_option(QuantizeConfig, "seed", type=int, help="Seed for calibration sampling and fine-tuning.")
+@path_option(
+    "--external",
+    file_okay=False,
+    help="Labelled folder from another site (NORMAL/ and PNEUMONIA/): every variant's AUC, sensitivity and "
+    "specificity there, at its validation-chosen threshold, go into the report and model card. Reporting only.",
+)
 def main(**options) -> None:
     """Prune, quantize to int8 and check a trained PneumoScan model.
 
@@ -74,6 +80,13 @@ def main(**options) -> None:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     ratios = report["sizes"]
+    shipped = report["variants"]["pruned_int8"]
+    if "external" in shipped:
+        ext = shipped["external"]
+        click.echo(
+            f"External ({ext['n']} images): AUC {ext['auc']:.4f} [{ext['auc_ci95'][0]:.4f}-{ext['auc_ci95'][1]:.4f}]  "
+            f"sensitivity {ext['sensitivity']:.3f}  specificity {ext['specificity']:.3f} at the shipped threshold"
+        )
     click.echo(f"Ship: {config.out / 'pruned_int8.tflite'}  ({report['pruned_quantization']['chosen']})")
     click.echo(f"Model card: {config.out / MODEL_CARD_FILE}\nReport: {config.out / REPORT_FILE}")
     click.echo(

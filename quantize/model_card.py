@@ -7,6 +7,8 @@ from the model file itself and can never disagree with it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 LIMITATIONS = (
     "Trained and evaluated on one hospital's images (Guangzhou, China); accuracy on other sites, detectors, "
     "and populations is unknown until measured there.",
@@ -95,6 +97,16 @@ def _variant_rows(variants: dict) -> list[str]:
     ]
 
 
+def _external_note(metrics: dict) -> list[str]:
+    if "external" not in metrics:
+        return []
+    return [
+        f"The external row is `{Path(metrics['external']['folder']).name}`, labelled images from outside the "
+        f"training collection, scored at the same validation-chosen threshold; its use: {metrics['external']['use']}.",
+        "",
+    ]
+
+
 def render_model_card(metadata: dict, variants: dict | None = None) -> str:
     """Markdown model card. `variants` optionally adds the report's comparison of
     all converted forms ({name: {"val_auc", "raw_bytes", "gzip_bytes"}})."""
@@ -141,6 +153,7 @@ def render_model_card(metadata: dict, variants: dict | None = None) -> str:
         "",
         *_metrics_rows(metadata["metrics"]),
         "",
+        *_external_note(metadata["metrics"]),
     ]
     if variants:
         lines += _variant_rows(variants)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app import dataset
+from edge_app import dataset, external
 from edge_app.config import config_dict
 from edge_app.files import atomic_write_text, save_model_atomically, sha256_hex, write_with_sidecar
 from edge_app.runtime import TFLiteClassifier
@@ -61,6 +61,8 @@ class QuantizeConfig:
     model_version: str | None = None
     seed: int = 42
     batch_size: int = 64
+    external: Path | None = None
+    """Labelled folder from another site, scored for the report and card only (see edge_app.external)."""
 
 
 def tflite_name(variant: str) -> str:
@@ -84,6 +86,7 @@ def quantize(config: QuantizeConfig, log: Callable[[str], None] = lambda m: prin
     """Run the whole conversion; returns the report that is also written to OUT."""
     started = time.time()
     inputs = read_inputs(config, log)
+    external_images = external.load_external(config.external, inputs.src.input_size) if config.external else None
     arrays = source.load_split_arrays(inputs.splits, inputs.src.input_size)
     x_train, y_train = arrays["train"]
     data = evaluate.EvaluationData(
@@ -100,7 +103,9 @@ def quantize(config: QuantizeConfig, log: Callable[[str], None] = lambda m: prin
     pruning_report, quantization_report, contents["pruned_int8"] = _prune_and_quantize(
         inputs.src.model, x_train, y_train, calibration, data, config, log
     )
-    variants, metadata = write_variants(config, inputs, contents, quantization_report["chosen"], data, log)
+    variants, metadata = write_variants(
+        config, inputs, contents, quantization_report["chosen"], data, log, external_images
+    )
     parity = parity_verdict(keras_eval["val"]["auc"], variants, config.allow_parity_loss)
     report = {
         "config": config_dict(config),
@@ -160,9 +165,11 @@ def write_variants(
     pruned_method: str,
     data: evaluate.EvaluationData,
     log: Callable[[str], None],
+    external_images: tuple[np.ndarray, np.ndarray, list] | None = None,
 ) -> tuple[dict, dict]:
     """Measure each variant through LiteRT, embed its metadata (own threshold included) and write it
-    with its sidecar; returns each variant's report entry and metadata."""
+    with its sidecar; returns each variant's report entry and metadata. External images, when given,
+    are scored at each variant's validation-chosen threshold, for the report only."""
     provenance = _provenance(inputs.train_report, config, inputs.target_sensitivity)
     variants, metadata = {}, {}
     for variant in VARIANTS:
@@ -177,13 +184,14 @@ def write_variants(
             source_keras_sha256=inputs.src.sha256,
             data_splits=_counts(inputs),
             extra=extra,
-            **_measured(data.tflite(contents[variant])),
+            **_measured(data.tflite(contents[variant]), contents[variant], external_images, config),
         )
         variants[variant] = _write_variant(config.out, variant, contents[variant], metadata[variant], data.x["val"])
         log(
             f"{variant:>13}: val AUC {variants[variant]['val']['auc']:.4f}, "
             f"threshold {variants[variant]['threshold']:.4f}, "
             f"{variants[variant]['raw_bytes']:,} bytes ({variants[variant]['gzip_bytes']:,} gzip)"
+            + (f", external AUC {variants[variant]['external']['auc']:.4f}" if external_images else "")
         )
     return variants, metadata
 
@@ -232,9 +240,16 @@ def _provenance(train_report: dict, config: QuantizeConfig, target: float) -> di
     }
 
 
-def _measured(results: dict) -> dict:
-    """The metadata fields a measurement provides."""
-    return {"threshold": results["threshold"], "metrics": {"val": results["val"], "test": results["test"]}}
+def _measured(results: dict, content: bytes, external_images: tuple | None, config: QuantizeConfig) -> dict:
+    """The metadata fields a measurement provides; the external folder at the threshold validation chose."""
+    metrics = {"val": results["val"], "test": results["test"]}
+    if external_images is not None:
+        x, y, skipped = external_images
+        scores = evaluate.tflite_scores(content, x)
+        metrics["external"] = external.external_summary(
+            config.external, y, scores, results["threshold"], skipped, seed=config.seed
+        )
+    return {"threshold": results["threshold"], "metrics": metrics}
 
 
 def _prune_and_quantize(model, x_train, y_train, calibration, data: evaluate.EvaluationData, config, log):

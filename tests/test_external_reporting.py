@@ -37,3 +37,24 @@ def test_a_wrong_external_folder_fails_before_training(tmp_path, fixture_data):
     )
     assert result.exit_code == 1
     assert "NORMAL" in result.output and not (out / "model.keras").exists()
+
+
+def test_edge_quantize_reports_every_variant_on_the_external_folder(tiny_training_run, tmp_path, fixture_data):
+    from edge_app.model_metadata import read_metadata
+    from quantize.cli import main as edge_quantize
+
+    out = tmp_path / "quantized"
+    args = ["--model", str(tiny_training_run / "model.keras"), "--data", str(fixture_data), "--out", str(out)]
+    args += ["--epochs", "1", "--qat-epochs", "0", "--calibration-images", "16", "--allow-parity-loss"]
+    result = CliRunner().invoke(edge_quantize, [*args, "--external", str(fixture_data / "train")])
+    assert result.exit_code == 0, result.output
+    assert "External (36 images): AUC" in result.output
+
+    report = json.loads((out / "quantize_report.json").read_text())
+    for name, variant in report["variants"].items():
+        assert variant["external"]["threshold"] == variant["threshold"], name
+        assert variant["external"]["n"] == 36 and variant["external"]["use"] == USE
+    metadata = read_metadata((out / "pruned_int8.tflite").read_bytes())
+    assert metadata["metrics"]["external"]["auc"] == report["variants"]["pruned_int8"]["external"]["auc"]
+    card = (out / "model_card.md").read_text()
+    assert "| external | 36 (18) |" in card and "never used for fitting" in card
