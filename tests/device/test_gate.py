@@ -126,3 +126,44 @@ def test_decisions_follow_the_thresholds(shipped_gate, probabilities, outcome):
     else:
         found = decider.decide(np.array(probabilities))
         assert (found.quarter_turns, found.inverted) == outcome
+
+
+# --- in the scan path ---
+
+
+@pytest.fixture(scope="module")
+def scan_model(tiny_int8_model, tmp_path_factory):
+    from edge_app.model_store import load_model
+    from tests.device.test_scan import with_checksum
+
+    return load_model(with_checksum(tiny_int8_model, tmp_path_factory.mktemp("model")))
+
+
+def test_a_sideways_xray_is_scanned_upright_and_the_correction_is_recorded(scan_model, tmp_path):
+    from edge_app import history
+    from edge_app.scanner import OK, scan_file
+
+    upright = scan_file(FIXTURE_XRAYS[0], scan_model)
+    Image.open(FIXTURE_XRAYS[0]).rotate(90, expand=True).save(tmp_path / "sideways.png")
+    sideways = scan_file(tmp_path / "sideways.png", scan_model)
+    assert (upright.status, upright.correction, upright.message) == (OK, None, None)
+    assert (sideways.status, sideways.correction) == (OK, "rotate_cw_90")
+    assert "turned on its side" in sideways.message
+    assert sideways.probability == pytest.approx(upright.probability, abs=0.02)  # the model saw it upright
+    db = history.connect(tmp_path / "h.sqlite3")
+    history.record(db, sideways)
+    assert history.query(db)[0]["correction"] == "rotate_cw_90"
+
+
+def test_a_non_xray_gets_the_gate_reason_and_no_verdict(scan_model, tmp_path):
+    from edge_app.scanner import REJECTED, scan_file
+
+    _non_xrays(np.random.default_rng(4))["rings"].save(tmp_path / "rings.png")
+    result = scan_file(tmp_path / "rings.png", scan_model)
+    assert (result.status, result.reason, result.label, result.probability) == (
+        REJECTED,
+        gate.NOT_A_CHEST_XRAY,
+        None,
+        None,
+    )
+    assert "not look like a frontal chest X-ray" in result.message
