@@ -2,7 +2,8 @@
 
 What it measures, each on images the gate never trained on:
 1. real X-rays refused: every image of the external site and of the full-resolution originals;
-2. turned and inverted real X-rays (external, turned 90/180/270 degrees, inverted):
+2. turned and inverted real X-rays (external and originals, turned 90/180/270 degrees, inverted,
+   inverted and turned 90 degrees):
    each must be righted (and then get the verdict its upright copy gets) or refused;
 3. held-out non-X-rays (benchmarks.gate_heldout), as they are and inverted: how many are
    refused, and whether any gets a confident NORMAL;
@@ -35,7 +36,13 @@ from edge_app.runtime import TFLiteClassifier
 from edge_app.scanner import OK, ScanModel, ScanResult, collect_images, scan_file
 
 GATE_REASONS = frozenset(gate_module.REASONS)
-TURNS = {"rot90": (1, False), "rot180": (2, False), "rot270": (3, False), "inverted": (0, True)}
+TURNS = {
+    "rot90": (1, False),
+    "rot180": (2, False),
+    "rot270": (3, False),
+    "inverted": (0, True),
+    "inverted_rot90": (1, True),
+}
 
 
 def _confident_normal(result: ScanResult) -> bool:
@@ -62,7 +69,7 @@ def _variant(image: Image.Image, turns: int, inverted: bool) -> Image.Image:
 
 
 def turned_xrays(model: ScanModel, folder: Path, work: Path) -> dict:
-    """Each external X-ray turned or inverted: righted with the upright copy's verdict, or refused."""
+    """Each X-ray of `folder` turned or inverted: righted with the upright copy's verdict, or refused."""
     counts = {name: Counter() for name in TURNS}
     wrong = []
     for path in collect_images([folder]):
@@ -163,14 +170,14 @@ def main(external: Path, originals: Path, gate_path: Path | None, per_kind: int,
             "gate_sha256": model.gate.sha256,
             "pneumonia_model_sha256": model.sha256,
             "real_xrays": {str(f): real_xrays(model, [f]) for f in (external, originals)},
-            "turned_external": turned_xrays(model, external, work / "turned"),
+            "turned_xrays": {str(f): turned_xrays(model, f, work / "turned") for f in (external, originals)},
             "heldout_non_xrays": heldout_non_xrays(model, work / "heldout", per_kind),
             "latency": gate_latency(gate_path, next(iter(collect_images([originals])))),
         }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "gate_eval.json", json.dumps(results, indent=2))
-    click.echo(json.dumps({k: v for k, v in results.items() if k != "turned_external"}, indent=1)[:4000])
-    click.echo(json.dumps(results["turned_external"]["by_variant"], indent=1))
+    click.echo(json.dumps({k: v for k, v in results.items() if k != "turned_xrays"}, indent=1)[:4000])
+    click.echo(json.dumps({f: t["by_variant"] for f, t in results["turned_xrays"].items()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -104,10 +104,6 @@ class Gate:
     def sha256(self) -> str:
         return self.classifier.sha256
 
-    def probabilities(self, image: Image.Image) -> np.ndarray:
-        """The nine class probabilities for a decoded image."""
-        return self.classifier.outputs(to_model_input(image, self.classifier.input_size))
-
     def check(self, image: Image.Image) -> Correction:
         """How to right this chest X-ray; raises ImageRejected when it is not one, or its way up is unsure."""
         return self.check_input(to_model_input(image, self.classifier.input_size))

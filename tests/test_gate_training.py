@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from edge_app import gate
 from edge_app.model_store import load_gate
-from edge_app.preprocess import decode_image
+from edge_app.preprocess import decode_image, to_model_input
 from train.gate_cli import main as edge_train_gate
 from train.gate_data import every_orientation
 from train.gate_negatives import KINDS, draw_negative
@@ -24,7 +24,7 @@ def test_the_command_writes_a_verified_int8_gate_with_its_report(fixture_data, t
     assert result.exit_code == 0, result.output
     trained = load_gate(out / "gate.tflite")  # checked against the .sha256 written beside it
     assert trained.classifier.input_dtype == "int8" and trained.metadata["classes"] == list(gate.CLASS_NAMES)
-    probabilities = trained.probabilities(decode_image(next(fixture_data.rglob("*.jpeg"))))
+    probabilities = trained.classifier.outputs(to_model_input(decode_image(next(fixture_data.rglob("*.jpeg"))), 64))
     assert probabilities.shape == (len(gate.CLASS_NAMES),) and abs(probabilities.sum() - 1) < 0.05
     report = json.loads((out / "gate_report.json").read_text())
     assert report["data"]["train"]["negatives"] == 40
