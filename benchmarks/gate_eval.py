@@ -1,16 +1,18 @@
 """Judge the chest X-ray gate through the real scan path (`edge_app.scanner.scan_file`).
 
-What it measures, each on images the gate never trained on:
+What it measures (external holds children the gate never saw; originals are full-resolution copies of
+training images, so they test the full-resolution decode path rather than unseen children):
 1. real X-rays refused: every image of the external site and of the full-resolution originals;
 2. turned and inverted real X-rays (external and originals, turned 90/180/270 degrees, inverted,
    inverted and turned 90 degrees):
    each must be righted (and then get the verdict its upright copy gets) or refused;
-3. held-out non-X-rays (benchmarks.gate_heldout), as they are and inverted: how many are
+3. real upright X-rays (external) with acquisition shifts: tilt, blur, gamma, contrast, crop, JPEG 60;
+4. held-out non-X-rays (benchmarks.gate_heldout), as they are and inverted: how many are
    refused, and whether any gets a confident NORMAL;
-4. the gate's own cost: one-thread inference p50 and its 64 px preprocessing p50.
+5. the gate's own cost: one-thread inference p50 and its 64 px preprocessing p50.
 
     python -m benchmarks.gate_eval --external ../shared/data/external --originals ../shared/data/originals \
-        --out benchmarks/results/gate
+        --out benchmarks/results
 
 Needs the gate-eval extra (scikit-image, pydicom) for the held-out images.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import click
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from edge_app import gate as gate_module
 from edge_app.files import atomic_write_text
@@ -90,8 +92,42 @@ def turned_xrays(model: ScanModel, folder: Path, work: Path) -> dict:
             counts[name]["verdict_matches_truth"] += result.status == OK and result.label == truth
             counts[name]["upright_verdict_matches_truth"] += upright.status == OK and upright.label == truth
             if outcome in ("wrongly_righted", "righted_other_verdict"):
-                wrong.append({"file": path.name, "variant": name, "outcome": outcome, "label": result.label})
+                wrong.append(
+                    {
+                        "file": path.name,
+                        "variant": name,
+                        "outcome": outcome,
+                        "truth": truth,
+                        "upright": [upright.label, upright.score],
+                        "turned": [result.label, result.score],
+                    }
+                )
     return {"by_variant": {name: dict(c) for name, c in counts.items()}, "wrong": wrong}
+
+
+SHIFTS = {
+    "tilt_+10deg": lambda im: im.rotate(10, resample=Image.Resampling.BILINEAR, expand=True),
+    "tilt_-10deg": lambda im: im.rotate(-10, resample=Image.Resampling.BILINEAR, expand=True),
+    "blur_2px": lambda im: im.filter(ImageFilter.GaussianBlur(2)),
+    "gamma_0.5": lambda im: im.point(lambda v: round(255 * (v / 255) ** 0.5)),
+    "low_contrast": lambda im: im.point(lambda v: round(64 + v / 2)),
+    "crop_90pct": lambda im: im.crop((im.width // 20, im.height // 20, im.width * 19 // 20, im.height * 19 // 20)),
+}
+"""Acquisition shifts a real upright X-ray may arrive with (a tilted film photo, soft focus, other exposure)."""
+
+
+def shifted_xrays(model: ScanModel, folder: Path, work: Path) -> dict:
+    """Upright X-rays with acquisition shifts (saved as JPEG quality 60): how many the gate refuses or turns."""
+    counts = {name: Counter() for name in SHIFTS}
+    for path in collect_images([folder]):
+        for name, shift in SHIFTS.items():
+            copy = work / f"{name}_{path.stem}.jpeg"
+            shift(Image.open(path).convert("L")).save(copy, quality=60)
+            result = scan_file(copy, model)
+            counts[name]["images"] += 1
+            counts[name]["refused_by_gate"] += result.reason in GATE_REASONS
+            counts[name]["turned_although_upright"] += result.correction is not None
+    return {name: dict(c) for name, c in counts.items()}
 
 
 def heldout_non_xrays(model: ScanModel, work: Path, per_kind: int) -> dict:
@@ -166,11 +202,13 @@ def main(external: Path, originals: Path, gate_path: Path | None, per_kind: int,
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "turned").mkdir()
+        (work / "shifted").mkdir()
         results = {
             "gate_sha256": model.gate.sha256,
             "pneumonia_model_sha256": model.sha256,
             "real_xrays": {str(f): real_xrays(model, [f]) for f in (external, originals)},
             "turned_xrays": {str(f): turned_xrays(model, f, work / "turned") for f in (external, originals)},
+            "shifted_external": shifted_xrays(model, external, work / "shifted"),
             "heldout_non_xrays": heldout_non_xrays(model, work / "heldout", per_kind),
             "latency": gate_latency(gate_path, next(iter(collect_images([originals])))),
         }
