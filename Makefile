@@ -1,10 +1,15 @@
 # Rebuild the model that ships inside edge-scan from a chest_xray dataset folder,
 # with the project's own commands only. Needs: pip install ".[train]".
-#   make default-model DATA=../shared/data/chest_xray
+#   make default-model DATA=../shared/data/chest_xray EXTERNAL=../shared/data/external
 # Each step is a file target, so an interrupted build resumes where it stopped.
 # The shipped threshold is re-tuned on the int8 model's validation outputs for
 # TARGET_SENSITIVITY (recall first; see edge_app/models/MODEL_CARD.md).
 DATA ?= ../shared/data/chest_xray
+# A labelled folder from another site, reported in the train and quantize reports and the model card.
+# Reporting only: it never trains, stops or thresholds the model. Empty (the default when
+# ../shared/data/external is missing) leaves it out.
+EXTERNAL ?= $(wildcard ../shared/data/external)
+EXTERNAL_OPTION = $(if $(EXTERNAL),--external $(EXTERNAL))
 RUN ?= runs/default-model
 SEED ?= 42
 TARGET_SENSITIVITY ?= 0.97
@@ -25,11 +30,12 @@ default-model: $(RUN)/quantize/pruned_int8.tflite
 	edge-scan selftest
 
 $(RUN)/train/model.keras:
-	edge-train --data $(DATA) --out $(RUN)/train --seed $(SEED)
+	edge-train --data $(DATA) --out $(RUN)/train --seed $(SEED) $(EXTERNAL_OPTION)
 
 $(RUN)/quantize/pruned_int8.tflite: $(RUN)/train/model.keras
 	edge-quantize --model $(RUN)/train/model.keras --data $(DATA) --out $(RUN)/quantize \
-		--sparsity $(SPARSITY) --epochs 8 --target-sensitivity $(TARGET_SENSITIVITY) --seed $(SEED)
+		--sparsity $(SPARSITY) --epochs 8 --target-sensitivity $(TARGET_SENSITIVITY) --seed $(SEED) \
+		$(EXTERNAL_OPTION)
 
 test:
 	python -m pytest -q
