@@ -10,6 +10,7 @@ import click
 from benchmarks.run import BenchConfig
 from benchmarks.variants import VARIANT_NAMES, BenchmarkError
 from edge_app.config import config_option, default_of, path_option
+from edge_app.dataset import DatasetError
 
 
 def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
@@ -72,6 +73,13 @@ def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
 @config_option(BenchConfig, "warmup", type=click.IntRange(0), help="Untimed runs before timing.")
 @config_option(BenchConfig, "inference_runs", type=click.IntRange(1), help="Timed inference-alone calls.")
 @config_option(BenchConfig, "cold_start_runs", type=click.IntRange(0), help="Fresh processes per model.")
+@path_option(
+    "--external",
+    file_okay=False,
+    help="Labelled folder from another site (NORMAL/ and PNEUMONIA/): every variant's AUC, sensitivity and "
+    "specificity there with 95% CIs, at its own validation-chosen threshold, next to the internal split. "
+    "For reporting and comparing models, never for choosing a threshold.",
+)
 @click.option("--no-scaling", is_flag=True, help="Skip the resolution and batch-size scaling runs.")
 @click.option("--no-edge-scan", is_flag=True, help="Skip measuring the edge-scan speed targets.")
 @click.option("--no-robustness", is_flag=True, help="Skip accuracy under simulated acquisition shifts.")
@@ -91,7 +99,7 @@ def main(**options) -> None:
     config = BenchConfig(**(options | {"models": tuple(options["models"])}), **measured)
     try:
         results = run_benchmark(config)
-    except BenchmarkError as exc:
+    except (BenchmarkError, DatasetError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     json_path, md_path = write_results(results, config.out)

@@ -85,6 +85,42 @@ def _accuracy_table(results: dict) -> list[str]:
     return _table(["model", "threshold (source)", "TP / FN / TN / FP", "max |Δp| vs ref", "same call as ref"], rows)
 
 
+def generalization_table(results: dict) -> list[str]:
+    """Internal split and external folder side by side, each model at its own validation-chosen threshold."""
+    rows = []
+    for v in results["variants"]:
+        a, e = v["accuracy"], v["external"]
+        rows.append(
+            [
+                f"`{v['name']}`",
+                f"{v['threshold']:.4f}",
+                _ci(a, "auc"),
+                _ci(e, "auc"),
+                _ci(e, "sensitivity"),
+                _ci(e, "specificity"),
+                "{tp} / {fn} / {tn} / {fp}".format(**e["confusion"]),
+            ]
+        )
+    header = ["model", "threshold", "internal AUC", "external AUC", "external sensitivity",
+              "external specificity", "external TP / FN / TN / FP"]  # fmt: skip
+    return _table(header, rows)
+
+
+def _generalization_lines(results: dict) -> list[str]:
+    if not all("external" in v for v in results["variants"]):
+        return []
+    first = results["variants"][0]["external"]
+    return [
+        "",
+        "## Generalization: an external site",
+        "",
+        f"External folder `{first['folder']}`: {first['n']} images ({first['n_positive']} pneumonia), "
+        f"{first['use']}. Same thresholds as above.",
+        "",
+        *generalization_table(results),
+    ]
+
+
 def _speed_table(results: dict) -> list[str]:
     rows = []
     for v in results["variants"]:
@@ -272,6 +308,7 @@ def markdown(results: dict) -> str:
         "## Accuracy detail",
         "",
         *_accuracy_table(results),
+        *_generalization_lines(results),
         "",
         "## Latency",
         "",

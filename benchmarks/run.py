@@ -25,6 +25,7 @@ from benchmarks.predictors import load_predictor, predict_all
 from benchmarks.probe import measure
 from benchmarks.scaling import DEFAULT_BATCH_SIZES, DEFAULT_WIDTHS
 from benchmarks.variants import Variant, resolve_variants
+from edge_app import external
 from edge_app.config import config_dict
 from edge_app.files import sha256_hex
 from edge_app.loading import load_examples
@@ -55,6 +56,8 @@ class BenchConfig:
     seed: int = 0
     scaling_widths: tuple[int, ...] = DEFAULT_WIDTHS
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    external: Path | None = None
+    """Labelled folder from another site, scored next to the internal split (see edge_app.external)."""
 
 
 def _stderr(message: str) -> None:
@@ -202,6 +205,7 @@ def measure_variants(
     input size into `inputs_by_size`. Returns the entries by name and each variant's scores."""
     scores: dict[str, np.ndarray] = {}
     results: dict[str, dict] = {}
+    external_by_size: dict[int, tuple] = {}
     # TFLite first: importing TensorFlow for Keras must not happen before TFLite is timed
     for variant in sorted(variants, key=lambda v: v.kind == "keras"):
         log(f"{variant.name}: accuracy")
@@ -228,7 +232,20 @@ def measure_variants(
             "speed": speed,
             "cold_start": cold,
         }
+        if config.external:
+            results[variant.name]["external"] = external_accuracy(predictor, variant, config, external_by_size)
     return results, scores
+
+
+def external_accuracy(predictor, variant: Variant, config: BenchConfig, by_size: dict) -> dict:
+    """The variant on the --external folder at its own (validation-chosen) threshold; images loaded once per size."""
+    size = predictor.input_size
+    if size not in by_size:
+        by_size[size] = external.load_external(config.external, size)
+    x, y, skipped = by_size[size]
+    return external.external_summary(
+        config.external, y, predict_all(predictor, x), variant.threshold, skipped, seed=config.seed
+    )
 
 
 def add_agreement(ordered: list[dict], scores: dict[str, np.ndarray]) -> None:

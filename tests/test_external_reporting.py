@@ -58,3 +58,31 @@ def test_edge_quantize_reports_every_variant_on_the_external_folder(tiny_trainin
     assert metadata["metrics"]["external"]["auc"] == report["variants"]["pruned_int8"]["external"]["auc"]
     card = (out / "model_card.md").read_text()
     assert "| external | 36 (18) |" in card and "never used for fitting" in card
+
+
+def _bench(model, fixture_data, out, external):
+    from benchmarks.cli import main as edge_bench
+
+    args = ["--data", str(fixture_data), "--split", "train", "--models", str(model), "--threads", "1"]
+    args += ["--cold-start-runs", "0", "--inference-runs", "3", "--no-scaling", "--no-edge-scan", "--no-robustness"]
+    args += ["--no-heatmap", "--out", str(out), "--external", str(external)]
+    return CliRunner().invoke(edge_bench, args)
+
+
+def test_edge_bench_puts_the_external_folder_next_to_the_internal_split(tiny_int8_model, fixture_data, tmp_path):
+    result = _bench(tiny_int8_model, fixture_data, tmp_path / "bench", fixture_data / "train")
+    assert result.exit_code == 0, result.output
+    variant = json.loads((tmp_path / "bench" / "results.json").read_text())["variants"][0]
+    external = variant["external"]
+    assert external["threshold"] == variant["threshold"] and external["n"] == 36 and external["use"] == USE
+    # the fixture's train split is the folder scored as "external" here, so both agree exactly
+    assert external["auc"] == variant["accuracy"]["auc"]
+    text = (tmp_path / "bench" / "results.md").read_text()
+    assert "## Generalization: an external site" in text and "| `pruned_int8` |" in text
+
+
+def test_edge_bench_refuses_an_external_folder_without_both_classes(tiny_int8_model, fixture_data, tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(fixture_data / "train" / "NORMAL", site / "NORMAL")
+    result = _bench(tiny_int8_model, fixture_data, tmp_path / "bench", site)
+    assert result.exit_code == 2 and "PNEUMONIA" in result.output
