@@ -29,6 +29,7 @@ from pathlib import Path
 import click
 from PIL import Image
 
+LARGE_SIDE = 1280
 TRUNCATION_FRACTIONS = (0.02, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)
 JPEG_END = b"\xff\xd9"
 PNG_END = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
@@ -126,7 +127,8 @@ def zeroed_blocks(folder: Path, stem: str, data: bytes, suffix: str, rng: random
 def every_mode(folder: Path, stem: str, image: Image.Image) -> list[FuzzCase]:
     """The same X-ray in every PNG and JPEG mode Pillow writes: each is scanned or rejected with a reason."""
     gray = image.convert("L")
-    wide = gray.resize((gray.width * 8, gray.height * 8))
+    scale = LARGE_SIDE / max(gray.size)  # at least 1024 px: where 16-bit images used to crash the quality check
+    wide = gray.resize((round(gray.width * scale), round(gray.height * scale)))
     variants = {
         "png-1": (gray.convert("1"), "PNG", {}),
         "png-L": (gray, "PNG", {}),
