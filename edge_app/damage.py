@@ -14,6 +14,7 @@ after the file was written.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import struct
@@ -64,6 +65,10 @@ _GREY_FILL = 128
 """libjpeg leaves a block with no data as all-zero coefficients: flat 128 in every channel."""
 _MIN_GREY_RUN = 8
 """Decoded pixels of exact fill grey at the end of the last row that mark missing data."""
+_TEXTURE_STD = 3.0
+"""A block with more spread than this (in grey levels) shows detail, not a flat border."""
+_MIN_UNCHANGED_DETAILED_BLOCKS = 8
+"""Detailed blocks after the last one a progressive file's last scan changed (intact files: at most 1 of 600)."""
 
 _PILLOW_DIR = str(Path(PIL.__file__).parent)
 
@@ -191,6 +196,8 @@ def _check_jpeg_segments(data: bytes) -> None:
     if not frame.components or not scans:
         raise DamagedImage("the JPEG file has no complete image header or image data")
     _check_scans_cover_image(frame, scans)
+    if frame.progressive and not frame.arithmetic and scans[-1].spectral[0] > 0:
+        _check_last_scan_reaches_the_end(data, frame, scans[-1])
 
 
 def _read_frame(frame: _Frame, marker: int, segment: bytes) -> None:
@@ -217,6 +224,8 @@ class _Scan:
     """(Ah, Al): successive-approximation bit positions, high and low."""
     entropy_bytes: int
     restarts: int
+    start: int
+    """Offset of the scan's entropy-coded data (just after its header) in the file."""
 
 
 def _read_scan(frame: _Frame, segment: bytes, data: bytes, position: int, scans: list[_Scan]) -> int:
@@ -234,7 +243,14 @@ def _read_scan(frame: _Frame, segment: bytes, data: bytes, position: int, scans:
     scan_end = len(data) if found is None else found.start()
     restarts = len(_RESTART.findall(data, position, scan_end))
     scans.append(
-        _Scan(components, (start, end), (approximation >> 4, approximation & 0x0F), scan_end - position, restarts)
+        _Scan(
+            components,
+            (start, end),
+            (approximation >> 4, approximation & 0x0F),
+            scan_end - position,
+            restarts,
+            position,
+        )
     )
     return scan_end
 
@@ -296,3 +312,63 @@ def check_decoded_jpeg(image: Image.Image) -> None:
     run = int(np.argmin(grey[::-1])) if not grey.all() else image.width
     if run >= min(_MIN_GREY_RUN, image.width):
         raise DamagedImage("the JPEG image data stops early; the rest of the picture is missing (truncated)")
+
+
+def _check_last_scan_reaches_the_end(data: bytes, frame: _Frame, scan: _Scan) -> None:
+    """Raise DamagedImage when a progressive JPEG's last scan stops part-way down the picture.
+
+    A progressive file cut inside its last scan (with an end marker appended)
+    holds every scan header, and the missing part only lacks fine detail, so
+    neither the headers nor grey fill show it. Decoding with and without the
+    last scan's data does: its blocks change from the top down to where the
+    data ran out. An intact last scan leaves only flat blocks (a black border, which
+    has no detail to add) unchanged at the end; a cut one leaves anatomy.
+    """
+    component = scan.components[0]
+    channel = list(frame.components).index(component)
+    if len(frame.components) not in (1, 3):
+        return
+    whole = _decoded_plane(data, channel)
+    # The last scan's header stays, so libjpeg treats its coefficients as complete in both decodes and
+    # smooths neither; only the data differs.
+    without_last = _decoded_plane(data[: scan.start] + b"\xff\xd9", channel)
+    if whole is None or without_last is None or whole.shape != without_last.shape:
+        return
+    max_h = max(h for h, _ in frame.components.values())
+    max_v = max(v for _, v in frame.components.values())
+    horizontal, vertical = frame.components[component]
+    block_w, block_h = 8 * max_h // horizontal, 8 * max_v // vertical
+    changed = _blocks_where(whole != without_last, block_w, block_h)
+    last_changed = int(np.flatnonzero(changed.ravel())[-1]) if changed.any() else -1
+    first_row = max(0, last_changed) // changed.shape[1]
+    tail = whole[first_row * block_h :].astype(np.float32)
+    texture = _block_std(tail, block_w, block_h).ravel()[last_changed + 1 - first_row * changed.shape[1] :]
+    if int((texture > _TEXTURE_STD).sum()) >= _MIN_UNCHANGED_DETAILED_BLOCKS:
+        raise DamagedImage("the JPEG image data stops early; the bottom of the picture is incomplete (truncated)")
+
+
+def _decoded_plane(data: bytes, channel: int) -> np.ndarray | None:
+    """One component of a JPEG decoded at full size, before colour conversion; None if it does not decode."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.mode == "RGB":
+            image.draft("YCbCr", image.size)
+        image.load()
+    except (OSError, SyntaxError, ValueError):
+        return None
+    pixels = np.asarray(image)
+    return pixels if pixels.ndim == 2 else pixels[..., channel]
+
+
+def _padded_blocks(pixels: np.ndarray, block_w: int, block_h: int) -> np.ndarray:
+    rows, cols = -(-pixels.shape[0] // block_h), -(-pixels.shape[1] // block_w)
+    padded = np.pad(pixels, ((0, rows * block_h - pixels.shape[0]), (0, cols * block_w - pixels.shape[1])), "edge")
+    return padded.reshape(rows, block_h, cols, block_w)
+
+
+def _blocks_where(mask: np.ndarray, block_w: int, block_h: int) -> np.ndarray:
+    return _padded_blocks(mask, block_w, block_h).any(axis=(1, 3))
+
+
+def _block_std(pixels: np.ndarray, block_w: int, block_h: int) -> np.ndarray:
+    return _padded_blocks(pixels, block_w, block_h).std(axis=(1, 3))

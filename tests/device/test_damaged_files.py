@@ -55,6 +55,17 @@ def test_progressive_jpeg_missing_its_later_scans_is_rejected(xray):
     assert reason_for(data[:second_scan] + EOI) == quality.CORRUPT_IMAGE
 
 
+@pytest.mark.parametrize("fraction", [0.2, 0.6, 0.95])
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_progressive_jpeg_cut_inside_its_last_scan_is_rejected(xray, fraction, mode):
+    """Every scan header is there and nothing is grey: only the bottom lacks its finest detail."""
+    data = encode(xray.convert(mode), "JPEG", quality=90, progressive=True)
+    last_scan = data.rfind(b"\xff\xda") + 12
+    cut = last_scan + int((len(data) - last_scan) * fraction)  # a share of the way through the last scan
+    assert reason_for(data) is None
+    assert reason_for(data[:cut] + EOI) == quality.CORRUPT_IMAGE
+
+
 def test_jpeg_header_claiming_7000_by_7000_over_garbage_is_rejected(xray):
     data = encode(xray, "JPEG", quality=90)
     sof = data.find(b"\xff\xc0")
