@@ -27,14 +27,20 @@ def without_runtime_info() -> Iterator[None]:
     Descriptor 2 itself, not sys.stderr's: the runtime's C++ code writes there
     whatever Python has done to sys.stderr."""
     stderr_fd = 2
-    sys.stderr.flush()
-    saved = os.dup(stderr_fd)
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        saved = os.dup(stderr_fd)
+    except OSError:  # no stderr at all (a service started with it closed): nothing to hold back
+        yield
+        return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), stderr_fd)
         try:
             yield
         finally:
-            sys.stderr.flush()
+            if sys.stderr is not None:
+                sys.stderr.flush()
             os.dup2(saved, stderr_fd)
             os.close(saved)
             captured.seek(0)

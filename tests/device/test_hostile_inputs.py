@@ -24,6 +24,7 @@ from edge_app.scanner import ERROR, INFERENCE_FAILED, OK, REJECTED, collect_imag
 from tests.device.test_scan import GOOD_IMAGES, with_checksum
 
 SCAN_TIMEOUT_S = 120
+POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, Unix sockets and /dev/zero are POSIX")
 
 
 @pytest.fixture
@@ -81,6 +82,7 @@ def special_files(folder: Path) -> list[Path]:
     return made
 
 
+@POSIX_ONLY
 def test_pipes_devices_and_sockets_are_rejected_without_being_read(tmp_path, tiny_int8_model):
     """Run as a real process with a timeout: reading a FIFO with no writer would block forever."""
     folder = Path(tempfile.mkdtemp(prefix="ps-", dir="/tmp"))  # Unix socket paths must stay short
@@ -98,7 +100,8 @@ def test_pipes_devices_and_sockets_are_rejected_without_being_read(tmp_path, tin
     assert all(r["label"] is None and r["sha256"] is None for r in results[:-1])
 
 
-def test_a_named_folder_inside_a_folder_scan_is_skipped_and_a_named_pipe_is_never_opened(tmp_path):
+@POSIX_ONLY
+def test_a_pipe_inside_a_scanned_folder_is_never_opened(tmp_path):
     os.mkfifo(tmp_path / "pipe")  # no suffix: collect_images must not open it to look for a DICOM preamble
     shutil.copyfile(GOOD_IMAGES[0], tmp_path / "x.jpeg")
     assert collect_images([tmp_path]) == [tmp_path / "x.jpeg"]

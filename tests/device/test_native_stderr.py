@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+
+import pytest
 
 from edge_app.native_stderr import without_runtime_info
 from edge_app.runtime import TFLiteClassifier
@@ -19,3 +23,20 @@ def test_info_lines_are_dropped_and_other_lines_kept(capfd):
 def test_loading_a_model_prints_no_runtime_info(capfd):
     TFLiteClassifier(TINY_INT8_MODEL)
     assert "INFO" not in capfd.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closing a child's stderr needs a POSIX preexec_fn")
+def test_a_process_without_stderr_still_loads_a_model(tmp_path):
+    """A service may start edge-scan with descriptor 2 closed; holding back INFO must not break loading."""
+    from tests.conftest import FIXTURES
+
+    code = f"from edge_app.runtime import TFLiteClassifier; TFLiteClassifier({str(TINY_INT8_MODEL)!r}); print('loaded')"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=FIXTURES.parent.parent,
+        preexec_fn=lambda: os.close(2),
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "loaded"
