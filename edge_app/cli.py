@@ -20,6 +20,9 @@ import click
 
 from edge_app.threshold import check_threshold
 
+SINCE_OPTION = click.option(
+    "--since", help="Only scans from this local date or time on (YYYY-MM-DD or YYYY-MM-DDTHH:MM)."
+)
 FORMAT_OPTION = click.Choice(["table", "json", "csv"])
 
 
@@ -277,7 +280,7 @@ def _write_report(path: Path, outputs, model, operator: str | None) -> None:
 
 
 @main.command(name="history")
-@click.option("--since", help="Only scans from this local date or time on (YYYY-MM-DD or YYYY-MM-DDTHH:MM).")
+@SINCE_OPTION
 @click.option("--patient-id", help="Only scans of this patient.")
 @click.option(
     "--format",
@@ -300,7 +303,7 @@ def history_command(since: str | None, patient_id: str | None, fmt: str) -> None
 
 
 @main.command()
-@click.option("--since", help="Only scans from this local date or time on (YYYY-MM-DD or YYYY-MM-DDTHH:MM).")
+@SINCE_OPTION
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option(
     "--prevalence",
