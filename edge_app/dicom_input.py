@@ -17,10 +17,10 @@ seen a CT slice, a lateral view or an ultrasound clip and its score would mean n
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -36,6 +36,9 @@ from edge_app.reasons import (
     NOT_GRAYSCALE,
     WRONG_MODALITY,
 )
+
+if TYPE_CHECKING:  # pydicom is the optional extra: imported only when a DICOM file turns up
+    from pydicom.dataset import Dataset
 
 INSTALL_HINT = 'pip install "pneumoscan[dicom]"'
 RADIOGRAPH_MODALITIES = frozenset({"CR", "DX"})
@@ -91,10 +94,6 @@ def is_dicom_file(path: Path) -> bool:
         return False
 
 
-def dicom_support_installed() -> bool:
-    return importlib.util.find_spec("pydicom") is not None
-
-
 def decode_input(data: bytes, size: int, name: str = "") -> tuple[Image.Image, DicomTags | None]:
     """Any scannable file's bytes -> the decoded image, plus the DICOM's tags when it is one."""
     if has_dicom_preamble(data) or name.lower().endswith(".dcm"):
@@ -114,7 +113,7 @@ def read_dicom(data: bytes) -> tuple[Image.Image, DicomTags]:
         raise DicomRejected(exc, tags) from exc
 
 
-def _parse(data: bytes):
+def _parse(data: bytes) -> Dataset:
     try:
         import pydicom
     except ImportError as exc:
@@ -130,7 +129,7 @@ def _parse(data: bytes):
         ) from exc
 
 
-def _check_screenable(dataset) -> None:
+def _check_screenable(dataset: Dataset) -> None:
     modality = _text(dataset, "Modality")
     if modality not in RADIOGRAPH_MODALITIES:
         raise ImageRejected(
@@ -159,7 +158,7 @@ def _check_screenable(dataset) -> None:
         )
 
 
-def _check_decoder(dataset) -> None:
+def _check_decoder(dataset: Dataset) -> None:
     from pydicom.pixels import get_decoder
 
     syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
@@ -177,7 +176,7 @@ def _check_decoder(dataset) -> None:
         )
 
 
-def _display_pixels(dataset) -> np.ndarray:
+def _display_pixels(dataset: Dataset) -> np.ndarray:
     """Stored values -> display intensities >= 0 (float, bits kept), white = high."""
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
@@ -195,7 +194,7 @@ def _display_pixels(dataset) -> np.ndarray:
     return pixels.astype(np.float32)
 
 
-def _output_range(dataset, values: np.ndarray) -> tuple[float, float]:
+def _output_range(dataset: Dataset, values: np.ndarray) -> tuple[float, float]:
     """The range the displayed values can take (VOI LUT output bits, else BitsStored), widened to the data.
 
     Knowing the full range, not just the values present, lets the quality gate
@@ -211,7 +210,7 @@ def _output_range(dataset, values: np.ndarray) -> tuple[float, float]:
     return min(low, float(values.min())), max(high, float(values.max()))
 
 
-def _text(dataset, keyword: str) -> str | None:
+def _text(dataset: Dataset, keyword: str) -> str | None:
     value = dataset.get(keyword)
     text = "" if value is None else str(value).strip()
     return text or None

@@ -153,7 +153,9 @@ def _facts(model: ScanModel, patient: str | None, operator: str | None, generate
     )
 
 
-def _child_section(patient: str | None, items: list[ExplainedResult], model: ScanModel, operator, generated) -> str:
+def _child_section(
+    patient: str | None, items: list[ExplainedResult], model: ScanModel, operator: str | None, generated: str
+) -> str:
     scanned = [item for item in items if item.result.status == OK]
     referred = sum(1 for item in scanned if item.result.refer)
     summary = f"{len(scanned)} X-ray(s) screened, {referred} to refer, {len(items) - len(scanned)} not scanned."
