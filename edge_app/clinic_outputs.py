@@ -12,9 +12,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image, ImageOps
+
 from edge_app.dicom_input import decode_input
 from edge_app.files import atomic_write_bytes, sha256_hex
-from edge_app.heatmap import Explanation, OcclusionMapper, explain, heatmap_name
+from edge_app.gate import GATE_INPUT_SIZE, Correction
+from edge_app.heatmap import Explanation, OcclusionMapper, display_gray, explain, heatmap_name
 from edge_app.model_store import ScanModel
 from edge_app.preprocess import to_model_input
 from edge_app.record import OK, ScanResult
@@ -52,4 +55,19 @@ class ClinicOutputs:
         if sha256_hex(data) != result.sha256:
             return None  # the file changed since it was scanned: explaining it would explain another image
         image, _ = decode_input(data, self.model.input_size, Path(path).name)
-        return explain(self.mapper, image, to_model_input(image, self.model.input_size), result.probability)
+        correction = self._correction(image)
+        x = correction.apply(to_model_input(image, self.model.input_size))
+        return explain(self.mapper, righted(image, correction), x, result.probability)
+
+    def _correction(self, image: Image.Image) -> Correction:
+        """The gate's correction found again as the scan found it, so the map is of what the model saw."""
+        gate = self.model.gate
+        return Correction() if gate is None else gate.check_input(to_model_input(image, GATE_INPUT_SIZE))
+
+
+def righted(image: Image.Image, correction: Correction) -> Image.Image:
+    """The X-ray for display, turned and un-inverted as the gate put it right for the model."""
+    shown = display_gray(image)
+    if correction.quarter_turns:
+        shown = shown.rotate(-90 * correction.quarter_turns, expand=True)  # clockwise, as Correction.apply
+    return ImageOps.invert(shown) if correction.inverted else shown

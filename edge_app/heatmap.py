@@ -112,7 +112,7 @@ class OcclusionMapper:
 
 def overlay(image: Image.Image, drop: np.ndarray) -> Image.Image:
     """The X-ray (aspect ratio restored) with the map in red, stretched back the way the input was squashed."""
-    gray = _display_gray(image)
+    gray = display_gray(image)
     gray.thumbnail((OVERLAY_SIDE, OVERLAY_SIDE))
     strength = Image.fromarray(np.clip(drop / FULL_COLOUR_LOGIT_DROP, 0.0, 1.0).astype(np.float32))
     cells = PATCH_FRACTION * 2  # one value per grid step, then a smooth stretch: no square edges
@@ -124,7 +124,7 @@ def overlay(image: Image.Image, drop: np.ndarray) -> Image.Image:
     return Image.fromarray(np.clip(mixed, 0, 255).astype(np.uint8))
 
 
-def _display_gray(image: Image.Image) -> Image.Image:
+def display_gray(image: Image.Image) -> Image.Image:
     """An 8-bit view of any decoded image (16-bit and float DICOM pixels stretched to their range)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         pixels = np.asarray(image, dtype=np.float32)
@@ -150,7 +150,7 @@ class Explanation:
 
 def explain(mapper: OcclusionMapper, image: Image.Image, x: np.ndarray, probability: float) -> Explanation:
     drop = mapper.logit_drop(x, probability)
-    shown = _display_gray(image)
+    shown = display_gray(image)
     shown.thumbnail((OVERLAY_SIDE, OVERLAY_SIDE))
     return Explanation(png_bytes(shown), png_bytes(overlay(image, drop)), float(drop.max()))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import shutil
 
@@ -99,3 +100,20 @@ def test_edge_scan_writes_one_heatmap_per_scanned_image_and_none_for_rejected_fi
 
 def test_heatmap_names_keep_same_named_files_from_two_folders_apart():
     assert heatmap_name("/a/x.jpeg", "ab" * 32) != heatmap_name("/b/x.jpeg", "cd" * 32)
+
+
+def test_a_sideways_xray_is_explained_upright_as_the_model_saw_it(tmp_path, shipped_model):
+    from edge_app.clinic_outputs import ClinicOutputs
+    from edge_app.scanner import scan_file
+
+    upright_path = SAMPLES_DIR / "person868_virus_1514.jpeg"
+    sideways_path = tmp_path / "sideways.png"
+    Image.open(upright_path).rotate(90, expand=True).save(sideways_path)
+    outputs = ClinicOutputs(shipped_model, None)
+    for path in (upright_path, sideways_path):
+        outputs.add(path, scan_file(path, shipped_model))
+    upright, sideways = outputs.explained
+    assert sideways.result.correction == "rotate_cw_90"
+    shapes = [Image.open(io.BytesIO(e.explanation.overlay_png)).size for e in (upright, sideways)]
+    assert [w > h for w, h in shapes] == [True, True]  # the sideways file is shown upright, like the original
+    assert sideways.explanation.max_logit_drop == pytest.approx(upright.explanation.max_logit_drop, rel=0.5)
