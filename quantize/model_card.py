@@ -29,10 +29,11 @@ LIMITATIONS = (
 
 TRAIN_OPTIONS = (
     "data", "out", "epochs", "image_size", "seed", "batch_size", "learning_rate",
-    "target_sensitivity", "patience", "width",
+    "target_sensitivity", "patience", "width", "external",
 )  # fmt: skip
 QUANTIZE_OPTIONS = (
     "model", "data", "sparsity", "epochs", "qat_epochs", "calibration_images", "target_sensitivity", "seed",
+    "external",
 )  # fmt: skip
 
 

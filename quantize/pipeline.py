@@ -226,6 +226,7 @@ def _provenance(train_report: dict, config: QuantizeConfig, target: float) -> di
         "calibration_images": config.calibration_images,
         "target_sensitivity": target,
         "seed": config.seed,
+        "external": str(config.external) if config.external else None,
     }
     return {
         "edge_train": {
