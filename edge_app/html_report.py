@@ -115,7 +115,8 @@ def _scan_card(item: ExplainedResult) -> str:
         f"<div>Score <b>{result.score}</b> of 100 (50 = threshold; {50 - UNCERTAIN_MARGIN}-{50 + UNCERTAIN_MARGIN}"
         f" = uncertain, refer). Pneumonia probability {result.probability:.3f}, threshold {result.threshold:.3f}."
         f"</div>{_score_bar(result.score)}{images}"
-        f'<div class="file">File: {_e(result.path)} · scanned {_e(_local_time(result.scanned_at))}'
+        + (f'<p class="note">{_e(result.message)}</p>' if result.message else "")  # e.g. the gate turned it upright
+        + f'<div class="file">File: {_e(result.path)} · scanned {_e(_local_time(result.scanned_at))}'
         + (f" · DICOM study {_e(result.study_uid)}" if result.study_uid else "")
         + "</div></div>"
     )

@@ -117,3 +117,16 @@ def test_a_sideways_xray_is_explained_upright_as_the_model_saw_it(tmp_path, ship
     shapes = [Image.open(io.BytesIO(e.explanation.overlay_png)).size for e in (upright, sideways)]
     assert [w > h for w, h in shapes] == [True, True]  # the sideways file is shown upright, like the original
     assert sideways.explanation.max_logit_drop == pytest.approx(upright.explanation.max_logit_drop, rel=0.5)
+
+
+def test_the_report_says_when_an_xray_was_put_right_before_scanning(tmp_path, shipped_model):
+    from edge_app.clinic_outputs import ClinicOutputs
+    from edge_app.html_report import render_report
+    from edge_app.scanner import scan_file
+
+    sideways_path = tmp_path / "sideways.png"
+    Image.open(PNEUMONIA_SAMPLE).rotate(90, expand=True).save(sideways_path)
+    outputs = ClinicOutputs(shipped_model, None)
+    outputs.add(sideways_path, scan_file(sideways_path, shipped_model))
+    html = render_report(outputs.explained, shipped_model, "Amina", "2026-03-01 10:00 UTC")
+    assert "turned on its side; it was put right before scanning" in html
