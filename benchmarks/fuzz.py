@@ -283,7 +283,16 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports kilobytes, macOS bytes)."""
+    """This process's peak resident memory so far, in MB.
+
+    Linux's VmHWM, because getrusage's ru_maxrss survives exec: a child started
+    by a large parent (pytest with TensorFlow loaded) would report the parent's size.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
