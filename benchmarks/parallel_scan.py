@@ -11,16 +11,13 @@ be identical for both job counts.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks.child import run_child
-from benchmarks.scan_speed import SCANNED_EXIT_CODES, edge_scan_command
-from edge_app.paths import HOME_ENV
+from benchmarks.scan_speed import batch_folder, edge_scan_command, run_edge_scan
 
 IMAGES = 400
 JOBS = (1, 2)
@@ -28,24 +25,8 @@ ROUNDS = 3
 TARGETS = {"speedup_jobs2_vs_jobs1": 1.7, "peak_rss_mb": 150.0}
 
 
-def _batch_folder(images: Sequence[Path], folder: Path, count: int) -> None:
-    folder.mkdir()
-    for i in range(count):
-        source = images[i % len(images)]
-        target = folder / f"{i:04d}-{source.name}"
-        try:
-            os.link(source, target)
-        except OSError:
-            target.write_bytes(source.read_bytes())
-
-
 def _run(command: list[str], model: Path, folder: Path, jobs: int, home: Path) -> tuple[dict, list[tuple]]:
-    argv = [*command, "scan", str(folder), "--model", str(model), "--allow-unverified-model", "--no-history"]
-    argv += ["--format", "json"]  # variants under test may come without a .sha256 file
-    child = run_child([*argv, "--jobs", str(jobs)], env=os.environ | {HOME_ENV: str(home)})
-    if child.returncode not in SCANNED_EXIT_CODES or not child.lines:
-        raise RuntimeError(f"edge-scan --jobs {jobs} failed (exit {child.returncode}): {child.stderr[-2000:]}")
-    records = [json.loads(line) for line in child.lines]
+    child, records = run_edge_scan(command, model, [folder], home, ("--jobs", str(jobs)), f"edge-scan --jobs {jobs}")
     scan_s = child.wall_seconds - child.first_line_seconds
     run = {
         "jobs": jobs,
@@ -73,7 +54,7 @@ def parallel_speedup(
     runs, outputs = [], {}
     with tempfile.TemporaryDirectory(prefix="edge-bench-jobs-") as tmp:
         folder = Path(tmp) / "batch"
-        _batch_folder(images, folder, count)
+        batch_folder(images, folder, count)
         for round_number in range(rounds):
             for jobs in JOBS:
                 log(f"  edge-scan --jobs {jobs}: {count} images, round {round_number + 1}/{rounds}")

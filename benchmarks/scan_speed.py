@@ -80,15 +80,29 @@ def _distinct_path(source: Path, target: Path) -> Path:
     return target
 
 
-def _scan(command: list[str], model: Path, paths: Sequence[Path], home: Path):
+def run_edge_scan(
+    command: list[str], model: Path, paths: Sequence[Path], home: Path, options: Sequence[str] = (), what="edge-scan"
+):
+    """One fresh `edge-scan scan` process (JSON output, no history, data under `home`): the child's
+    timings and its records; RuntimeError naming `what` when it scanned nothing."""
     env = os.environ | {HOME_ENV: str(home)}
     argv = [*command, "scan", *map(str, paths), "--model", str(model), "--allow-unverified-model", "--no-history"]
-    argv += ["--format", "json"]  # variants under test may come without a .sha256 file
+    argv += ["--format", "json", *options]  # variants under test may come without a .sha256 file
     result = run_child(argv, env=env)
     if result.returncode not in SCANNED_EXIT_CODES or not result.lines:
-        raise RuntimeError(f"edge-scan failed (exit {result.returncode}): {result.stderr[-2000:]}")
+        raise RuntimeError(f"{what} failed (exit {result.returncode}): {result.stderr[-2000:]}")
     records = [json.loads(line) for line in result.lines]
     return result, records
+
+
+def batch_folder(images: Sequence[Path], folder: Path, count: int) -> list[Path]:
+    """`count` distinct files in a new `folder`, made from `images` in turn, so each is read and hashed anew."""
+    folder.mkdir()
+    batch = []
+    for i in range(count):
+        source = images[i % len(images)]
+        batch.append(_distinct_path(source, folder / f"{i:04d}-{source.name}"))
+    return batch
 
 
 def _single_image_starts(command: list[str], model: Path, single: Path, home: Path, runs: int, log) -> list[float]:
@@ -96,7 +110,7 @@ def _single_image_starts(command: list[str], model: Path, single: Path, home: Pa
     starts = []
     for i in range(runs):
         log(f"  edge-scan: single image, run {i + 1}/{runs}")
-        result, records = _scan(command, model, [single], home)
+        result, records = run_edge_scan(command, model, [single], home)
         if records[0].get("status") != "ok":
             raise RuntimeError(f"edge-scan did not scan {single}: {records[0]}")
         starts.append(result.first_line_seconds)
@@ -105,14 +119,9 @@ def _single_image_starts(command: list[str], model: Path, single: Path, home: Pa
 
 def _batch_scan(command: list[str], model: Path, images: Sequence[Path], tmp: Path, batch_images: int, log):
     """One edge-scan run over `batch_images` distinct files made from `images`."""
-    folder = tmp / "batch"
-    folder.mkdir()
-    batch = []
-    for i in range(batch_images):
-        source = images[i % len(images)]
-        batch.append(_distinct_path(source, folder / f"{i:04d}-{source.name}"))
+    batch = batch_folder(images, tmp / "batch", batch_images)
     log(f"  edge-scan: {batch_images}-image batch")
-    return _scan(command, model, batch, tmp / "home")
+    return run_edge_scan(command, model, batch, tmp / "home")
 
 
 def scan_targets(

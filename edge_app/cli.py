@@ -15,6 +15,7 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -213,50 +214,22 @@ def scan(
     """
     from edge_app import history
     from edge_app.clinic_outputs import ClinicOutputs
-    from edge_app.ordered_pool import default_jobs
     from edge_app.output import scan_writer
-    from edge_app.paths import SAMPLES_DIR, history_path
-    from edge_app.progress import Progress
-    from edge_app.scanner import OK, ScanContext, collect_images, scan_files
+    from edge_app.paths import history_path
+    from edge_app.scanner import ScanContext
 
-    inputs = list(paths) + ([SAMPLES_DIR] if samples else [])
-    if not inputs:
-        raise click.UsageError("Give at least one image file or folder to scan (or --samples).")
-    files = collect_images(inputs, recursive=recursive)
-    if not files:
-        hint = "" if recursive else " (add --recursive to look in subfolders)"
-        raise click.UsageError(f"No JPEG or PNG images found in {', '.join(map(str, inputs))}{hint}.")
+    files, from_folders = _files_to_scan(paths, samples, recursive)
     model = _load_model(model_path, threshold, site=True, allow_unverified=allow_unverified)
     db = None if no_history else _open_history()
     record = None if db is None else (lambda result: history.record(db, result))
     writer = scan_writer(fmt, sys.stdout, model.threshold)
-    progress = Progress(len(files), enabled=any(path.is_dir() for path in inputs))
-    all_ok = True
     outputs = ClinicOutputs(model, heatmap_dir) if heatmap_dir or report else None
     writer.start()
     try:
-        results = scan_files(files, model, ScanContext(patient_id, operator), record, jobs or default_jobs())
-        for path, result in zip(files, results, strict=True):
-            progress.clear()
-            writer.write(result.as_dict())
-            if outputs is not None:
-                outputs.add(path, result)
-            progress.advance()
-            all_ok &= result.status == OK
+        context = ScanContext(patient_id, operator)
+        all_ok = _scan_and_print(files, model, context, record, writer, outputs, jobs, from_folders)
     except (sqlite3.Error, OSError) as exc:
-        progress.clear()
-        if history.is_disk_full(exc):
-            raise DiskFull(
-                f"Stopped: the disk is full ({exc}). The results printed above are saved. "
-                "Free some disk space, then scan the rest again."
-            ) from exc
-        if isinstance(exc, OSError):
-            raise
-        raise click.ClickException(
-            f"Stopped: a result could not be saved in the scan history {history_path()} ({exc}). "
-            "The results printed above are saved; scan the rest again."
-        ) from exc
-    progress.clear()
+        _stop_for(exc)
     writer.finish()
     if report is not None:
         _write_report(report, outputs, model, operator)
@@ -265,6 +238,60 @@ def scan(
         if fmt == "table":
             click.echo(f"Saved in the scan history ({history_path()}).", err=True)
     sys.exit(0 if all_ok else 1)
+
+
+def _files_to_scan(paths: tuple[Path, ...], samples: bool, recursive: bool) -> tuple[list[Path], bool]:
+    """The image files named, and those found in the folders named; and whether any folder was named."""
+    from edge_app.paths import SAMPLES_DIR
+    from edge_app.scanner import collect_images
+
+    inputs = list(paths) + ([SAMPLES_DIR] if samples else [])
+    if not inputs:
+        raise click.UsageError("Give at least one image file or folder to scan (or --samples).")
+    files = collect_images(inputs, recursive=recursive)
+    if not files:
+        hint = "" if recursive else " (add --recursive to look in subfolders)"
+        raise click.UsageError(f"No JPEG or PNG images found in {', '.join(map(str, inputs))}{hint}.")
+    return files, any(path.is_dir() for path in inputs)
+
+
+def _scan_and_print(files, model, context, record, writer, outputs, jobs: int | None, show_progress: bool) -> bool:
+    """Scan, record and print each file in input order; True when every image was scanned."""
+    from edge_app.ordered_pool import default_jobs
+    from edge_app.progress import Progress
+    from edge_app.scanner import OK, scan_files
+
+    progress = Progress(len(files), enabled=show_progress)
+    all_ok = True
+    try:
+        for path, result in zip(files, scan_files(files, model, context, record, jobs or default_jobs()), strict=True):
+            progress.clear()
+            writer.write(result.as_dict())
+            if outputs is not None:
+                outputs.add(path, result)
+            progress.advance()
+            all_ok &= result.status == OK
+    finally:
+        progress.clear()
+    return all_ok
+
+
+def _stop_for(exc: sqlite3.Error | OSError) -> NoReturn:
+    """A batch cannot go on: say why, and that what was printed is saved."""
+    from edge_app import history
+    from edge_app.paths import history_path
+
+    if history.is_disk_full(exc):
+        raise DiskFull(
+            f"Stopped: the disk is full ({exc}). The results printed above are saved. "
+            "Free some disk space, then scan the rest again."
+        ) from exc
+    if isinstance(exc, OSError):
+        raise exc
+    raise click.ClickException(
+        f"Stopped: a result could not be saved in the scan history {history_path()} ({exc}). "
+        "The results printed above are saved; scan the rest again."
+    ) from exc
 
 
 def _write_report(path: Path, outputs, model, operator: str | None) -> None:

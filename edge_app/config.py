@@ -1,7 +1,7 @@
 """The option dataclasses behind the lab commands: their defaults are the Click defaults, and reports record them.
 
-Each command's settings are one dataclass (TrainConfig, QuantizeConfig,
-BenchConfig). Click options read their default from that dataclass, so a
+Each command's settings are one dataclass (TrainConfig, GateTrainConfig,
+QuantizeConfig, BenchConfig). Click options read their default from that dataclass, so a
 default is written once and `--help` cannot drift from what the plain
 function does when called from Python.
 """
@@ -9,6 +9,8 @@ function does when called from Python.
 from __future__ import annotations
 
 import dataclasses
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +45,14 @@ def path_option(*param_decls: str, help: str, required: bool = False, **path_che
     import click
 
     return click.option(*param_decls, required=required, type=click.Path(path_type=Path, **path_checks), help=help)
+
+
+def run_or_exit(run: Callable[[Any], dict], config: Any, errors: tuple[type[Exception], ...]) -> dict:
+    """`run(config)`; an input error it names is printed as `Error: ...` and ends the command with exit 1."""
+    import click
+
+    try:
+        return run(config)
+    except errors as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

@@ -8,12 +8,13 @@ Keys are PEM files (SubjectPublicKeyInfo), readable with OpenSSL too.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from edge_app.files import sha256_hex
 
 PROJECT_KEY_FILE = Path(__file__).parent / "keys" / "pneumoscan-project.pub"
 """The PneumoScan project's release key; its private half is kept offline (see README)."""
@@ -40,7 +41,7 @@ def public_key_pem(key: Ed25519PublicKey) -> bytes:
 def key_id(key: Ed25519PublicKey) -> str:
     """A short fingerprint (16 hex digits of the SHA-256 of the raw key) that people can compare by eye."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return sha256_hex(raw)[:16]
 
 
 def signature_valid(key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:

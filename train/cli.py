@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from edge_app.config import config_option, path_option
+from edge_app.config import config_option, path_option, run_or_exit
 from edge_app.dataset import DatasetError
 from train.needs_tensorflow import require_tensorflow
 from train.training import MODEL_FILE, REPORT_FILE, TrainConfig
@@ -68,11 +66,7 @@ def main(**options) -> None:
     from train.training import train
 
     config = TrainConfig(**options)
-    try:
-        report = train(config)
-    except DatasetError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+    report = run_or_exit(train, config, (DatasetError,))
     threshold = report["operating_threshold"]["value"]
     click.echo(f"Model: {config.out / MODEL_FILE}\nReport: {config.out / REPORT_FILE}")
     click.echo(f"Operating threshold {threshold:.4f} (sensitivity >= {config.target_sensitivity} on validation)")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
+from edge_app.config import config_option, path_option, run_or_exit
 from edge_app.dataset import DatasetError
 from train.gate_training import GATE_FILE, GATE_REPORT_FILE, GateTrainConfig
 
@@ -15,23 +13,21 @@ from train.gate_training import GATE_FILE, GATE_REPORT_FILE, GateTrainConfig
     epilog="Example: edge-train-gate --data ../shared/data/chest_xray --out runs/gate\n\n"
     "Ship the result with: cp runs/gate/gate.tflite runs/gate/gate.tflite.sha256 edge_app/models/"
 )
-@click.option(
+@path_option(
     "--data",
     required=True,
-    type=click.Path(path_type=Path),
     help="chest_xray folder with train/NORMAL and train/PNEUMONIA (only train and val are read).",
 )
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for gate.tflite and its report.")
-@click.option("--epochs", default=12, show_default=True, type=click.IntRange(1), help="Training epochs.")
-@click.option(
-    "--negatives",
-    default=8000,
-    show_default=True,
+@path_option("--out", required=True, help="Folder for gate.tflite and its report.")
+@config_option(GateTrainConfig, "epochs", type=click.IntRange(1), help="Training epochs.")
+@config_option(
+    GateTrainConfig,
+    "negatives",
     type=click.IntRange(8),
     help="Generated non-X-ray training images (a fifth as many again for validation and for test).",
 )
-@click.option("--seed", default=42, show_default=True, type=int, help="Seed for the split, negatives and training.")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Images per training step.")
+@config_option(GateTrainConfig, "seed", type=int, help="Seed for the split, negatives and training.")
+@config_option(GateTrainConfig, "batch_size", type=click.IntRange(1), help="Images per training step.")
 def main(**options) -> None:
     """Train the gate that refuses non-chest-X-rays and rights turned or inverted X-rays.
 
@@ -44,11 +40,7 @@ def main(**options) -> None:
     from train.gate_training import train_gate
 
     config = GateTrainConfig(**options)
-    try:
-        report = train_gate(config)
-    except DatasetError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+    report = run_or_exit(train_gate, config, (DatasetError,))
     click.echo(f"Gate: {config.out / GATE_FILE}\nReport: {config.out / GATE_REPORT_FILE}")
     for split, summary in report["evaluation"].items():
         click.echo(

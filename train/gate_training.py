@@ -11,12 +11,13 @@ import json
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edge_app.files import atomic_write_bytes, atomic_write_text, sha256_hex
+from edge_app.config import config_dict
+from edge_app.files import atomic_write_text, write_with_sidecar
 from edge_app.gate import (
     CLASS_NAMES,
     DEFAULT_CORRECTION_CONFIDENCE,
@@ -181,7 +182,7 @@ def train_gate(config: GateTrainConfig, log=lambda message: print(message, file=
         split: summarise(decisions(gate, x), y) for split in ("val", "test") for x, y in [labelled_split(arrays, split)]
     }
     report = {
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "config": config_dict(config),
         "data": arrays.counts,
         "parameters": int(model.count_params()),
         "epochs": epochs,
@@ -190,7 +191,6 @@ def train_gate(config: GateTrainConfig, log=lambda message: print(message, file=
     }
     content = set_metadata_entry(content, GATE_METADATA_NAME, json.dumps(gate_metadata(config, report)).encode())
     config.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(config.out / GATE_FILE, content)
-    atomic_write_text(config.out / f"{GATE_FILE}.sha256", f"{sha256_hex(content)}  {GATE_FILE}\n")
+    write_with_sidecar(config.out / GATE_FILE, content)
     atomic_write_text(config.out / GATE_REPORT_FILE, json.dumps(report, indent=2))
     return report
