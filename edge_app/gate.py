@@ -25,11 +25,9 @@ from PIL import Image
 from edge_app import contract
 from edge_app.model_metadata import metadata_entries
 from edge_app.preprocess import ImageRejected, to_model_input
+from edge_app.reasons import INVERTED_IMAGE, NOT_A_CHEST_XRAY, WRONG_ORIENTATION
 from edge_app.runtime import TFLiteClassifier
 
-NOT_A_CHEST_XRAY = "not_a_chest_xray"
-WRONG_ORIENTATION = "wrong_orientation"
-INVERTED_IMAGE = "inverted_image"
 REASONS: dict[str, str] = {
     NOT_A_CHEST_XRAY: "not a frontal chest X-ray (a photo, another body part or scan type, a drawing or noise)",
     WRONG_ORIENTATION: "a chest X-ray turned on its side or upside down, and the turn could not be told for sure",

@@ -4,7 +4,7 @@ Reason codes are stable: they are stored in the history database and printed
 in JSON and CSV output, so scripts and later audits can rely on them. Status
 `rejected` means the image is not one the model may be trusted on; status
 `error` means the device failed, not the image. `edge_app.quality.REASONS`
-explains each rejection in one line.
+and `edge_app.gate.REASONS` explain each rejection in one line.
 """
 
 # Rejected while reading the file (edge_app.image_file.read_image_file).
@@ -23,6 +23,10 @@ EXTREME_ASPECT_RATIO = "extreme_aspect_ratio"
 BLANK_IMAGE = "blank_image"
 SATURATED_IMAGE = "saturated_image"
 COLOUR_PHOTO = "colour_photo"
+# Rejected by the chest X-ray gate (edge_app.gate).
+NOT_A_CHEST_XRAY = "not_a_chest_xray"
+WRONG_ORIENTATION = "wrong_orientation"
+INVERTED_IMAGE = "inverted_image"
 # Rejected while reading a DICOM file (edge_app.dicom_input).
 DICOM_SUPPORT_MISSING = "dicom_support_missing"
 WRONG_MODALITY = "wrong_modality"
