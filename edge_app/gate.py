@@ -111,6 +111,9 @@ class Gate:
         return self.decide(self.classifier.outputs(gate_input))
 
     def decide(self, probabilities: np.ndarray) -> Correction:
+        """Orientation is judged on the X-ray share of the probability alone, so an image that is surely an
+        X-ray but only probably upright is refused rather than scanned the wrong way up: a sideways
+        pneumonia X-ray once came back NORMAL."""
         xray = 1.0 - float(probabilities[NOT_XRAY_CLASS])
         if xray < self.xray_threshold:
             raise ImageRejected(

@@ -167,3 +167,12 @@ def test_a_non_xray_gets_the_gate_reason_and_no_verdict(scan_model, tmp_path):
         None,
     )
     assert "not look like a frontal chest X-ray" in result.message
+
+
+def test_info_names_the_gate_and_its_reasons(scan_model):
+    from edge_app.info import describe, format_description
+
+    description = describe(scan_model)
+    assert description["gate_sha256"] == scan_model.gate.sha256
+    assert set(gate.REASONS) <= set(description["rejection_reasons"])
+    assert scan_model.gate.sha256 in format_description(description)
