@@ -108,6 +108,7 @@ def _failed_parity_report(config=None) -> dict:
     return {
         "sizes": {"int8_raw_vs_float32_raw": 0.36, "pruned_int8_gzip_vs_int8_gzip": 0.45},
         "pruned_quantization": {"chosen": "ptq"},
+        "variants": {"pruned_int8": {}},  # no --external run
         "parity": evaluate.parity_check(0.95, {"int8": 0.949, "pruned_int8": 0.93}, MAX_AUC_DROP),
     }
 
