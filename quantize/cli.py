@@ -80,9 +80,8 @@ def main(**options) -> None:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     ratios = report["sizes"]
-    shipped = report["variants"]["pruned_int8"]
-    if "external" in shipped:
-        ext = shipped["external"]
+    if config.external:
+        ext = report["variants"]["pruned_int8"]["external"]
         click.echo(
             f"External ({ext['n']} images): AUC {ext['auc']:.4f} [{ext['auc_ci95'][0]:.4f}-{ext['auc_ci95'][1]:.4f}]  "
             f"sensitivity {ext['sensitivity']:.3f}  specificity {ext['specificity']:.3f} at the shipped threshold"
