@@ -88,12 +88,18 @@ def test_one_observation_and_one_report_per_scan_and_one_device_per_model(scanne
 
 def test_screened_images_carry_score_threshold_interpretation_patient_and_model(scanned_history):
     bundle, records = scanned_history["bundle"], scanned_history["records"]
-    ok = {r["scanned_at"]: r for r in records.values() if r["status"] == "ok"}
+    ok = {r["sha256"]: r for r in records.values() if r["status"] == "ok"}
     observations = [o for o in resources(bundle, "Observation") if o["status"] == "final"]
     assert len(observations) == len(ok) == 7
     urls = by_url(bundle)
+    image_of = {  # two scans can share a millisecond, so each observation is matched through its report's image hash
+        report["result"][0]["reference"]: report["identifier"][0]["value"]
+        for report in resources(bundle, "DiagnosticReport")
+        if report.get("identifier")
+    }
     for observation in observations:
-        record = ok[observation["effectiveDateTime"]]
+        record = ok[image_of[f"urn:uuid:{observation['id']}"]]
+        assert observation["effectiveDateTime"] == record["scanned_at"]
         assert observation["valueQuantity"]["value"] == record["score"]
         expected = "POS" if record["label"] == "PNEUMONIA" else "NEG"
         assert observation["interpretation"][0]["coding"][0]["code"] == expected
