@@ -16,4 +16,6 @@ def test_parallel_speedup_measures_both_job_counts_on_the_real_command(tmp_path)
     assert result["in_input_order"] and result["same_results_for_every_job_count"]
     assert result["targets"]["speedup_jobs2_vs_jobs1"]["measured"] > 0
     assert 0 < result["targets"]["peak_rss_mb"]["measured"] < 1000
+    assert all(0.5 < value < 4.0 for value in result["thread_capacity_before_after"])
     assert any("Speed-up of --jobs 2" in line for line in markdown_lines(result))
+    assert any(line.startswith("Control: two threads") for line in markdown_lines(result))
