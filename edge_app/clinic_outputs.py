@@ -2,8 +2,8 @@
 
 Kept out of the scan loop: it sees each (file, result) pair after the result
 is saved and printed, re-reads the file (only if its SHA-256 still matches the
-scanned bytes) and explains it. A heatmap that cannot be written is reported
-and skipped; it never stops a batch or loses a result.
+scanned bytes) and explains it, righted as the result's correction says. A
+heatmap that cannot be written is reported and skipped; it never stops a batch or loses a result.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from edge_app.dicom_input import decode_input
 from edge_app.files import atomic_write_bytes, sha256_hex
-from edge_app.gate import GATE_INPUT_SIZE, Correction
+from edge_app.gate import Correction
 from edge_app.heatmap import Explanation, OcclusionMapper, display_gray, explain, heatmap_name
 from edge_app.model_store import ScanModel
 from edge_app.preprocess import to_model_input
@@ -55,14 +55,9 @@ class ClinicOutputs:
         if sha256_hex(data) != result.sha256:
             return None  # the file changed since it was scanned: explaining it would explain another image
         image, _ = decode_input(data, self.model.input_size, Path(path).name)
-        correction = self._correction(image)
+        correction = Correction.from_code(result.correction)  # as the scan righted it: the map is of what the model saw
         x = correction.apply(to_model_input(image, self.model.input_size))
         return explain(self.mapper, righted(image, correction), x, result.probability)
-
-    def _correction(self, image: Image.Image) -> Correction:
-        """The gate's correction found again as the scan found it, so the map is of what the model saw."""
-        gate = self.model.gate
-        return Correction() if gate is None else gate.check_input(to_model_input(image, GATE_INPUT_SIZE))
 
 
 def righted(image: Image.Image, correction: Correction) -> Image.Image:

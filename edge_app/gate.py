@@ -73,6 +73,13 @@ class Correction:
         steps = [("", "rotate_cw_90", "rotate_180", "rotate_ccw_90")[self.quarter_turns], "invert" * self.inverted]
         return "+".join(step for step in steps if step) or None
 
+    @classmethod
+    def from_code(cls, code: str | None) -> Correction:
+        """The correction a record's `code` names: results keep what the gate did, so it is never rerun."""
+        steps = set((code or "").split("+")) - {""}
+        turns = {"rotate_cw_90": 1, "rotate_180": 2, "rotate_ccw_90": 3}
+        return cls(quarter_turns=sum(turns.get(step, 0) for step in steps), inverted="invert" in steps)
+
     @property
     def sentence(self) -> str:
         """What was wrong, in plain words for the person scanning."""

@@ -176,3 +176,10 @@ def test_info_names_the_gate_and_its_reasons(scan_model):
     assert description["gate_sha256"] == scan_model.gate.sha256
     assert set(gate.REASONS) <= set(description["rejection_reasons"])
     assert scan_model.gate.sha256 in format_description(description)
+
+
+@pytest.mark.parametrize("turns", range(4))
+@pytest.mark.parametrize("inverted", [False, True])
+def test_a_recorded_correction_code_reads_back_as_the_same_correction(turns, inverted):
+    correction = gate.Correction(quarter_turns=turns, inverted=inverted)
+    assert gate.Correction.from_code(correction.code) == correction
