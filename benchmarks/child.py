@@ -27,6 +27,7 @@ from dataclasses import dataclass
 @dataclass
 class ChildRun:
     first_line_seconds: float | None  # wall clock from spawn to the first line on stdout
+    last_line_seconds: float | None  # ... and to the last line, before the command's clean-up and exit
     wall_seconds: float
     lines: list[str]
     peak_rss_mb: float
@@ -49,6 +50,7 @@ def run_child(command: Sequence[str], env: dict[str, str] | None = None) -> Chil
             measured = json.load(file)
     return ChildRun(
         first_line_seconds=measured["first_line_seconds"],
+        last_line_seconds=measured["last_line_seconds"],
         wall_seconds=measured["wall_seconds"],
         lines=[line for line in completed.stdout.splitlines() if line.strip()],
         peak_rss_mb=measured["peak_rss_mb"],
@@ -61,16 +63,18 @@ def _launch(measurements: str, command: list[str]) -> int:
     """Run `command`, passing its output through, and write its timings and peak RSS to `measurements`."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE)
-    first_line_seconds = None
+    first_line_seconds = last_line_seconds = None
     for line in process.stdout:
+        last_line_seconds = time.perf_counter() - started
         if first_line_seconds is None:
-            first_line_seconds = time.perf_counter() - started
+            first_line_seconds = last_line_seconds
         sys.stdout.buffer.write(line)
     process.stdout.close()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     result = {
         "first_line_seconds": first_line_seconds,
+        "last_line_seconds": last_line_seconds,
         "wall_seconds": time.perf_counter() - started,
         "peak_rss_mb": _maxrss_mb(usage.ru_maxrss),
         "returncode": process.returncode,

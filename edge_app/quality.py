@@ -124,7 +124,7 @@ def _full_scale(pixels: np.ndarray) -> float:
 
 def _check_exposure(pixels: np.ndarray) -> None:
     scale = _full_scale(pixels)
-    low, high = np.percentile(pixels, [1.0, 99.0])
+    low, high = _percentiles(pixels, (1.0, 99.0))
     if (high - low) < MIN_SPREAD * scale:
         raise ImageRejected(BLANK_IMAGE, "The image is almost blank (nearly one colour). Check the file or retake it.")
     margin = 0.02 * scale
@@ -134,3 +134,21 @@ def _check_exposure(pixels: np.ndarray) -> None:
             SATURATED_IMAGE,
             "Most of the image is pure black or pure white (badly exposed). Retake it with better exposure.",
         )
+
+
+def _percentiles(pixels: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
+    """np.percentile's values (linear interpolation), read off a histogram when the pixels are whole
+    numbers of at most 16 bits, as every JPEG, PNG and most DICOMs are.
+
+    np.percentile partitions the pixels under the GIL; counting them is several times faster, which
+    matters because this runs for every image in the reading threads of a batch scan.
+    """
+    whole = pixels.astype(np.uint16)
+    if not np.array_equal(whole, pixels):  # fractional or out-of-range values: a float DICOM
+        return np.percentile(pixels, percents)
+    cumulative = np.cumsum(np.bincount(whole.ravel()))
+    ranks = np.asarray(percents) / 100.0 * (cumulative[-1] - 1)
+    below = np.floor(ranks)
+    low = np.searchsorted(cumulative, below, side="right")
+    high = np.searchsorted(cumulative, np.minimum(below + 1, cumulative[-1] - 1), side="right")
+    return low + (ranks - below) * (high - low)

@@ -8,7 +8,7 @@ so reading the history never loads numpy, Pillow or the model runtime.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 OK, REJECTED, ERROR = "ok", "rejected", "error"
@@ -43,7 +43,8 @@ class ScanResult:
     """Where `threshold` came from: model, site (edge-scan calibrate) or command_line (--threshold)."""
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Every field by name; the values are plain, so no deep copy (dataclasses.asdict) is needed."""
+        return {name: getattr(self, name) for name in SCAN_FIELDS}
 
 
 SCAN_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(ScanResult))

@@ -80,10 +80,13 @@ class TFLiteClassifier:
             self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
+        # Read once: in a batch scan every image's quantization runs on the main thread, under the GIL.
+        self._input_shape = tuple(int(d) for d in self._input["shape"])
+        self._input_dtype = np.dtype(self._input["dtype"])
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self._input["shape"])
+        return self._input_shape
 
     @property
     def input_size(self) -> int:
@@ -95,13 +98,13 @@ class TFLiteClassifier:
 
     @property
     def input_dtype(self) -> str:
-        return np.dtype(self._input["dtype"]).name
+        return self._input_dtype.name
 
     def input_tensor(self, x: np.ndarray) -> np.ndarray:
         """The model's input tensor for one preprocessed image, quantized with the model's own scale and zero
         point; public so batch benchmarks and exports reuse this quantization rather than copy it."""
-        dtype = np.dtype(self._input["dtype"])
-        x = np.asarray(x, dtype=np.float32).reshape(self.input_shape)
+        dtype = self._input_dtype
+        x = np.asarray(x, dtype=np.float32).reshape(self._input_shape)
         if dtype == np.float32:
             return x
         scale, zero_point = self._input["quantization"]

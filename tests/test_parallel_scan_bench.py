@@ -13,6 +13,7 @@ def test_parallel_speedup_measures_both_job_counts_on_the_real_command(tmp_path)
     result = parallel_speedup(model, images, count=10, rounds=1)
     assert result["available"]
     assert [run["jobs"] for run in result["runs"]] == [1, 2]
+    assert all(run["first_result_s"] <= run["last_result_s"] <= run["wall_s"] for run in result["runs"])
     assert result["in_input_order"] and result["same_results_for_every_job_count"]
     assert result["targets"]["speedup_jobs2_vs_jobs1"]["measured"] > 0
     assert 0 < result["targets"]["peak_rss_mb"]["measured"] < 1000

@@ -111,3 +111,18 @@ def test_reason_codes_are_unique_documented_and_match_the_decoder():
         except ImageRejected as exc:
             raised.add(exc.reason)
     assert raised <= set(quality.REASONS) and {quality.EMPTY_FILE, quality.NOT_AN_IMAGE} <= raised
+
+
+@pytest.mark.parametrize("levels", [2, 256, 4096, 65536])
+def test_percentiles_counted_from_a_histogram_match_numpy(levels):
+    rng = np.random.default_rng(levels)
+    for size in (1, 7, 1000):
+        pixels = rng.integers(0, levels, (size, 3)).astype(np.float32)
+        percents = (0.0, 1.0, 37.5, 99.0, 100.0)
+        np.testing.assert_allclose(quality._percentiles(pixels, percents), np.percentile(pixels, percents))
+
+
+def test_percentiles_of_fractional_or_negative_pixels_match_numpy():
+    rng = np.random.default_rng(0)
+    for pixels in (rng.uniform(0.0, 1.0, 500), rng.integers(-300, 300, 500).astype(np.float32)):
+        np.testing.assert_allclose(quality._percentiles(pixels, (1.0, 99.0)), np.percentile(pixels, (1.0, 99.0)))
