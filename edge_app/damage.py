@@ -335,8 +335,8 @@ def check_decoded_jpeg(image: Image.Image) -> None:
     """
     if image.mode not in ("L", "RGB"):
         return
-    rows = np.asarray(image.crop((0, image.height - 1, image.width, image.height)))
-    last_row = rows.reshape(image.width, -1)
+    last_row = np.frombuffer(image.crop((0, image.height - 1, image.width, image.height)).tobytes(), np.uint8)
+    last_row = last_row.reshape(image.width, -1)
     grey = np.all(last_row == _GREY_FILL, axis=1)
     run = int(np.argmin(grey[::-1])) if not grey.all() else image.width
     if run >= min(_MIN_GREY_RUN, image.width):

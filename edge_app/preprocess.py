@@ -126,7 +126,7 @@ def grayscale_array(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         image = Image.alpha_composite(black, rgba)
-    return np.asarray(image.convert("L"), dtype=np.float32)
+    return np.asarray(image if image.mode == "L" else image.convert("L"), dtype=np.float32)
 
 
 def equalise(pixels: np.ndarray) -> np.ndarray:
@@ -172,10 +172,18 @@ def squash(image: Image.Image, size: int) -> np.ndarray:
     for top in range(0, size, band_rows):
         bottom = min(size, top + band_rows)
         first, last = max(0, math.floor(top * scale - reach)), min(height, math.ceil(bottom * scale + reach))
-        rows = Image.fromarray(grayscale_array(image.crop((0, first, width, last))), mode="F")
+        rows = _float_image(image.crop((0, first, width, last)))
         box = (0.0, top * scale - first, float(width), bottom * scale - first)
         bands.append(np.asarray(rows.resize((size, bottom - top), Image.Resampling.BILINEAR, box=box), np.float32))
     return np.concatenate(bands)
+
+
+def _float_image(image: Image.Image) -> Image.Image:
+    """`grayscale_array` as a Pillow float image. Plain 8-bit gray, the usual X-ray, converts inside
+    Pillow: the same values without two copies through numpy, which hold the GIL in a batch scan."""
+    if image.mode == "L" and "transparency" not in image.info:
+        return image.convert("F")
+    return Image.fromarray(grayscale_array(image), mode="F")
 
 
 def to_model_input(image: Image.Image, size: int = DEFAULT_INPUT_SIZE) -> np.ndarray:

@@ -109,7 +109,14 @@ class TFLiteClassifier:
             return x
         scale, zero_point = self._input["quantization"]
         info = np.iinfo(dtype)
-        return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+        # In place, and with ufuncs rather than np.clip's Python wrapper: in a batch scan this runs on the
+        # main thread, which must win the GIL back from the reading threads after every array operation.
+        quantized = x / scale
+        quantized += zero_point
+        np.rint(quantized, out=quantized)
+        np.maximum(quantized, info.min, out=quantized)
+        np.minimum(quantized, info.max, out=quantized)
+        return quantized.astype(dtype)
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
         """Every output value, dequantized, for one preprocessed image of shape (size, size, 1)."""

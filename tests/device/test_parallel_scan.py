@@ -36,7 +36,7 @@ def test_ordered_map_runs_work_on_several_threads_at_once():
             both_inside.wait()
         return n
 
-    assert list(ordered_map(meet, range(8), jobs=2)) == list(range(8))
+    assert list(ordered_map(meet, range(8), jobs=2, group=1)) == list(range(8))
     assert len(names) == 2 and threading.main_thread().name not in names
 
 
@@ -50,9 +50,21 @@ def test_ordered_map_holds_a_bounded_number_of_items_however_long_the_batch():
             yield n
 
     most_ahead = 0
-    for consumed, _ in enumerate(ordered_map(lambda n: n, source(), jobs=2, in_flight=4), start=1):
+    for consumed, _ in enumerate(ordered_map(lambda n: n, source(), jobs=2, in_flight=4, group=3), start=1):
         most_ahead = max(most_ahead, pulled - consumed)
-    assert consumed == 1000 and most_ahead <= 4
+    assert consumed == 1000 and most_ahead <= 4 * 3
+
+
+def test_ordered_map_hands_items_to_threads_in_groups_and_keeps_order():
+    threads_of = {}
+
+    def record_thread(n: int) -> int:
+        threads_of[n] = threading.current_thread().name
+        return n
+
+    assert list(ordered_map(record_thread, range(23), jobs=2, group=5)) == list(range(23))
+    groups = [[threads_of[n] for n in range(start, min(start + 5, 23))] for start in range(0, 23, 5)]
+    assert all(len(set(names)) == 1 for names in groups)
 
 
 def test_a_worker_exception_reaches_the_caller():
