@@ -50,8 +50,8 @@ def read_image_file(path: Path) -> bytes:
             raise ImageRejected(
                 FILE_TOO_LARGE, f"The file is {info.st_size // 2**20} MB, far larger than any X-ray image."
             )
-        # Asking for exactly the size fstat gave: a read of "up to 512 MB" makes CPython
-        # allocate that much address space per image, which serialises the threads of a batch.
+        # Asking for the size fstat gave: for a read of "up to 512 MB" CPython allocates the whole
+        # buffer first and shrinks it after, per image, and two reading threads then barely beat one.
         data = file.read(info.st_size + 1)
         if len(data) > info.st_size:  # the file grew since fstat (still being copied): read the rest
             data += file.read(MAX_FILE_BYTES + 1 - len(data))
