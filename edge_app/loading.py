@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from edge_app.dataset import Example
+from edge_app.ordered_pool import ordered_map
 from edge_app.preprocess import ImageRejected, preprocess
 
 
@@ -35,17 +35,15 @@ def load_examples(
     """
     arrays, labels, kept, skipped = [], [], [], []
     step = max(1, len(examples) // 10)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for i, (example, result) in enumerate(
-            zip(examples, pool.map(lambda e: _load_one(e, size), examples), strict=True), 1
-        ):
-            if isinstance(result, str):
-                skipped.append({"path": str(example.path), "reason": result})
-            else:
-                arrays.append(result)
-                labels.append(example.label)
-                kept.append(example)
-            if not quiet and (i % step == 0 or i == len(examples)):
-                print(f"  preprocessing {label}: {i}/{len(examples)}", file=sys.stderr, flush=True)
+    results = ordered_map(lambda e: _load_one(e, size), examples, jobs=os.cpu_count() or 1)
+    for i, (example, result) in enumerate(zip(examples, results, strict=True), 1):
+        if isinstance(result, str):
+            skipped.append({"path": str(example.path), "reason": result})
+        else:
+            arrays.append(result)
+            labels.append(example.label)
+            kept.append(example)
+        if not quiet and (i % step == 0 or i == len(examples)):
+            print(f"  preprocessing {label}: {i}/{len(examples)}", file=sys.stderr, flush=True)
     x = np.stack(arrays) if arrays else np.zeros((0, size, size, 1), np.float32)
     return x, np.asarray(labels, dtype=np.float32), kept, skipped
