@@ -142,7 +142,16 @@ def test_info(home):
         == json_lines(run("scan", str(GOOD_IMAGES[0]), "--format", "json").stdout)[0]["model_sha256"]
     )
     assert info["metadata"]["variant"] == "pruned_int8" and info["threshold"] == info["metadata"]["threshold"]
-    assert "Intended use" in run("info").stdout
+    text = run("info").stdout
+    assert "Intended use" in text and "--format json" in text and '"data_splits"' not in text
+
+
+def test_info_shows_how_the_shipped_model_did_on_a_separate_collection(tmp_path, monkeypatch):
+    monkeypatch.setenv("PNEUMOSCAN_HOME", str(tmp_path))
+    external = json.loads(run("info", "--format", "json").stdout)["metadata"]["metrics"]["external"]
+    text = run("info").stdout
+    assert f"never trained or tuned on (closest to a new clinic) (n={external['n']}):" in text
+    assert f"  specificity: {external['specificity']:.3f}" in text
 
 
 def test_info_for_a_model_without_metadata(home, bare_int8_model, tmp_path, monkeypatch):
