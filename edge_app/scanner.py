@@ -182,8 +182,8 @@ def scan_files(
     record: Callable[[ScanResult], None] | None = None,
     jobs: int = 1,
 ) -> Iterator[ScanResult]:
-    """Scan files in input order. With jobs > 1, files are read and decoded on `jobs` threads a few
-    files ahead, while the model runs here, one image at a time. `record(result)` (the history) runs
+    """Scan files in input order. With jobs > 1, files are read and decoded on `jobs` threads, eight at a
+    time and a few groups ahead, while the model runs here, one image at a time. `record(result)` (the history) runs
     before the result is handed on, so nothing is shown that was not saved first."""
     prepared_images = ordered_map(lambda path: prepare_image(path, model.input_size), paths, jobs)
     for prepared in prepared_images:
