@@ -11,7 +11,7 @@ from PIL import Image
 
 from benchmarks.fuzz import encode
 from edge_app import quality
-from edge_app.damage import DamagedImage, check_file_structure
+from edge_app.damage import DamagedImage, _ByteMarkers, check_file_structure
 from edge_app.preprocess import ImageRejected, decode_image, grayscale_array, squash, to_model_input
 from tests.conftest import FIXTURE_DATA
 
@@ -117,6 +117,16 @@ def test_stray_bytes_between_jpeg_segments_are_damage(xray):
     data = encode(xray, "JPEG")
     with pytest.raises(DamagedImage):
         check_file_structure(data[:2] + b"\x00\x00" + data[2:])
+
+
+def test_a_scan_ends_at_the_first_real_marker_and_counts_only_restart_markers_before_it():
+    # stuffed zero, restart marker, fill byte before the end marker, then a restart marker after the end
+    data = b"\x12\xff\x00\x34\xff\xd0\x56\xff\xd7\xff\xff\xd9\xff\xd1"
+    markers = _ByteMarkers.of(data)
+    assert markers.scan_end(0, len(data)) == 10  # the 0xFF right before 0xD9, not the fill byte
+    assert markers.restarts_between(0, 10) == 2
+    assert markers.scan_end(11, len(data)) == len(data)  # nothing after: the scan runs to the end
+    assert markers.restarts_between(5, 10) == 1
 
 
 def test_squash_in_bands_equals_one_whole_image_resize():
