@@ -143,8 +143,10 @@ def _percentiles(pixels: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
     np.percentile partitions the pixels under the GIL; counting them is several times faster, which
     matters because this runs for every image in the reading threads of a batch scan.
     """
+    if not 0 <= pixels.min() <= pixels.max() <= np.iinfo(np.uint16).max:  # out of range, or NaN
+        return np.percentile(pixels, percents)
     whole = pixels.astype(np.uint16)
-    if not np.array_equal(whole, pixels):  # fractional or out-of-range values: a float DICOM
+    if not np.array_equal(whole, pixels):  # fractional values: a float DICOM
         return np.percentile(pixels, percents)
     cumulative = np.cumsum(np.bincount(whole.ravel()))
     ranks = np.asarray(percents) / 100.0 * (cumulative[-1] - 1)

@@ -122,7 +122,8 @@ def test_percentiles_counted_from_a_histogram_match_numpy(levels):
         np.testing.assert_allclose(quality._percentiles(pixels, percents), np.percentile(pixels, percents))
 
 
-def test_percentiles_of_fractional_or_negative_pixels_match_numpy():
+def test_percentiles_of_fractional_negative_or_huge_pixels_match_numpy():
     rng = np.random.default_rng(0)
-    for pixels in (rng.uniform(0.0, 1.0, 500), rng.integers(-300, 300, 500).astype(np.float32)):
+    huge = np.array([0.0, 1e12, 3.0], np.float32)
+    for pixels in (rng.uniform(0.0, 1.0, 500), rng.integers(-300, 300, 500).astype(np.float32), huge):
         np.testing.assert_allclose(quality._percentiles(pixels, (1.0, 99.0)), np.percentile(pixels, (1.0, 99.0)))
