@@ -24,7 +24,9 @@ LIMITATIONS = (
     "normalisation changes the outputs.",
     "The threshold was chosen on this data set. WHO guidance on computer-aided detection in screening calls "
     "for calibrating the threshold locally: a site should measure sensitivity and specificity on its own "
-    "labelled images and set its threshold (edge-scan --threshold) from them.",
+    "labelled images and set its threshold from them (edge-scan calibrate LABELLED_FOLDER). On a separate "
+    "collection the validation threshold sat far below every pneumonia image and referred many healthy "
+    "children; see the external row above and benchmarks/results/generalization.md.",
 )
 
 TRAIN_OPTIONS = (
