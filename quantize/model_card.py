@@ -25,7 +25,7 @@ LIMITATIONS = (
     "The threshold was chosen on this data set. WHO guidance on computer-aided detection in screening calls "
     "for calibrating the threshold locally: a site should measure sensitivity and specificity on its own "
     "labelled images and set its threshold from them (edge-scan calibrate LABELLED_FOLDER). On a separate "
-    "collection the validation threshold sat far below every pneumonia image and referred many healthy "
+    "collection the validation threshold sat below every pneumonia image and referred many healthy "
     "children; see the external row above and benchmarks/results/generalization.md.",
 )
 
