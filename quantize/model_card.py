@@ -31,7 +31,7 @@ LIMITATIONS = (
 
 TRAIN_OPTIONS = (
     "data", "out", "epochs", "image_size", "seed", "batch_size", "learning_rate",
-    "target_sensitivity", "patience", "width", "external",
+    "target_sensitivity", "patience", "width", "pretrain_epochs", "external",
 )  # fmt: skip
 QUANTIZE_OPTIONS = (
     "model", "data", "sparsity", "epochs", "qat_epochs", "calibration_images", "target_sensitivity", "seed",

@@ -38,7 +38,7 @@ def _start_worker(index: int, cluster: list[str], data: Path, out: Path) -> subp
     )
     command = [sys.executable, "-c", "from train.cli import main; main()"]
     command += ["--data", str(data), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--width", "0.5"]
-    command += ["--image-size", str(TINY_IMAGE_SIZE)]
+    command += ["--image-size", str(TINY_IMAGE_SIZE), "--pretrain-epochs", "2"]
     log = (out.parent / f"worker{index}.log").open("w")
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -62,7 +62,8 @@ def test_two_local_workers_train_one_synchronised_model(tmp_path, fixture_data):
     reports = [json.loads((out / "report.json").read_text()) for out in outs]
     assert [r["strategy"] for r in reports] == ["CollectiveAllReduceStrategy"] * 2
     assert [len(r["epochs"]) for r in reports] == [1, 1]
-    # gradients were all-reduced: both workers end with the very same weights
+    assert [len(r["pretraining"]["loss"]) for r in reports] == [2, 2]
+    # gradients were all-reduced, in pretraining and in the fit: both workers end with the very same weights
     models = [keras.models.load_model(out / "model.keras") for out in outs]
     for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)

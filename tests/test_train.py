@@ -16,10 +16,12 @@ def test_training_run_writes_model_splits_and_report(tiny_training_run):
     splits = json.loads((tiny_training_run / "splits.json").read_text())["splits"]
 
     assert (tiny_training_run / "model.keras").stat().st_size > 0
-    assert not (tiny_training_run / "checkpoint").exists(), "a finished run leaves no resume checkpoint behind"
+    for checkpoint in ("checkpoint", "pretrain_checkpoint"):
+        assert not (tiny_training_run / checkpoint).exists(), "a finished run leaves no resume checkpoint behind"
     assert report["contract"]["labels"] == list(LABELS)
     assert report["contract"]["input_shape"] == [32, 32, 1]
     assert len(report["epochs"]) == 2 and "val_auc" in report["epochs"][0]
+    assert report["pretraining"]["epochs"] == len(report["pretraining"]["loss"]) == report["config"]["pretrain_epochs"]
     assert sum(report["data"]["splits"][s]["NORMAL"] + report["data"]["splits"][s]["PNEUMONIA"] for s in splits) == 36
     train_patients = {e["patient"] for e in splits["train"]}
     assert not train_patients & {e["patient"] for e in splits["val"] + splits["test"]}
@@ -92,7 +94,9 @@ def test_an_interrupted_run_resumes_from_its_last_finished_epoch(tmp_path, fixtu
             if epoch == 1:
                 raise PowerCut
 
-    config = TrainConfig(data=fixture_data, out=tmp_path / "run", epochs=3, image_size=32, batch_size=8, width=0.5)
+    config = TrainConfig(
+        data=fixture_data, out=tmp_path / "run", epochs=3, image_size=32, batch_size=8, width=0.5, pretrain_epochs=2
+    )
     with monkeypatch.context() as patch:
         patch.setattr(keras.callbacks, "EarlyStopping", CutAfterTwoEpochs)
         with pytest.raises(PowerCut):
@@ -102,4 +106,5 @@ def test_an_interrupted_run_resumes_from_its_last_finished_epoch(tmp_path, fixtu
 
     report = train(config)
     assert [e["epoch"] for e in report["epochs"]] == [3], "only the third epoch was left to run"
+    assert "loss" not in report["pretraining"], "the resumed run did not pretrain again"
     assert (tmp_path / "run" / "model.keras").exists()

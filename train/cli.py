@@ -47,6 +47,12 @@ from train.training import MODEL_FILE, REPORT_FILE, TrainConfig
     TrainConfig, "patience", type=click.IntRange(1), help="Epochs without a better validation AUC before stopping."
 )
 @config_option(TrainConfig, "width", type=click.FloatRange(0.25, 4.0), help="Channel multiplier of the network.")
+@config_option(
+    TrainConfig,
+    "pretrain_epochs",
+    type=click.IntRange(0),
+    help="Epochs of self-supervised (contrastive) pretraining on the training images before fitting; 0 skips it.",
+)
 @path_option(
     "--external",
     file_okay=False,

@@ -25,6 +25,7 @@ from edge_app.splits import SPLITS_FILE, write_splits
 MODEL_FILE = "model.keras"
 REPORT_FILE = "report.json"
 CHECKPOINT_DIR = "checkpoint"
+PRETRAIN_CHECKPOINT_DIR = "pretrain_checkpoint"
 
 
 @dataclass
@@ -42,6 +43,8 @@ class TrainConfig:
     patience: int = 10
     width: float = 1.0
     dropout: float = 0.3
+    pretrain_epochs: int = 60
+    """Epochs of self-supervised pretraining on the training images before fitting (0: none)."""
     external: Path | None = None
     """Labelled folder from another site, scored for the report only (see edge_app.external)."""
 
@@ -84,6 +87,7 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
     batches = fit.augmented_batches(*arrays["train"], config.batch_size, config.seed)
     model = build_compiled_model(config, strategy, len(arrays["train"][0]))
     log(f"model: {model.count_params():,} parameters, input {config.image_size}x{config.image_size}x1")
+    pretraining = pretrain_encoder(model, arrays["train"][0], config, strategy, log)
     history = fit_best(model, batches, arrays, config)
     threshold, evaluation = evaluate(model, arrays, official, config, skipped)
     if external_images is not None:
@@ -101,6 +105,7 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
             "target_sensitivity": config.target_sensitivity,
         },
         "evaluation": evaluation,
+        "pretraining": pretraining,
         "epochs": _per_epoch(history),
         "seed": config.seed,
         "libraries": library_versions(),
@@ -153,6 +158,25 @@ def build_compiled_model(config: TrainConfig, strategy, n_train: int):
             model, config.learning_rate, decay_steps, metrics=[keras.metrics.AUC(name="auc", num_thresholds=1000)]
         )
     return model
+
+
+def pretrain_encoder(model, x: np.ndarray, config: TrainConfig, strategy, log) -> dict:
+    """Self-supervised pretraining (train.pretrain), resumable like the fit. Skipped when the fit
+    itself is being resumed: its checkpoint restores weights that already include pretraining."""
+    if not config.pretrain_epochs:
+        return {"epochs": 0}
+    if (config.out / CHECKPOINT_DIR).exists():
+        log("pretraining: skipped, resuming the fit from its checkpoint")
+        return {"epochs": config.pretrain_epochs, "resumed_after": True}
+    from train.keras_env import keras
+    from train.pretrain import pretrain
+
+    log(f"pretraining: {config.pretrain_epochs} epochs of contrastive learning on the training images")
+    started = time.time()
+    backup = keras.callbacks.BackupAndRestore(str(config.out / PRETRAIN_CHECKPOINT_DIR))
+    losses = pretrain(model, x, config.pretrain_epochs, config.seed, strategy, [backup])
+    shutil.rmtree(config.out / PRETRAIN_CHECKPOINT_DIR, ignore_errors=True)  # finished: nothing left to resume
+    return {"epochs": config.pretrain_epochs, "loss": losses, "seconds": round(time.time() - started, 1)}
 
 
 def fit_best(model, batches, arrays: dict[str, tuple[np.ndarray, np.ndarray]], config: TrainConfig):
