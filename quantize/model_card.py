@@ -20,6 +20,9 @@ LIMITATIONS = (
     "they measure generalisation to new children from the same hospital, not to new hospitals.",
     "The operating threshold targets high sensitivity, so many healthy children are flagged for review "
     "(see specificity); a negative result does not rule pneumonia out.",
+    "Healthy children whose chest fills the whole image (tight collimation, older children) score higher than "
+    "those imaged with the shoulders and arms, as most training images of healthy children were; such images "
+    "are more often referred (benchmarks/results/generalization.md, the framing shortcut).",
     "Images must go through the stated preprocessing (name and version above); any other resizing or "
     "normalisation changes the outputs.",
     "The threshold was chosen on this data set. WHO guidance on computer-aided detection in screening calls "
