@@ -60,8 +60,13 @@ def photometric(images: tf.Tensor) -> tf.Tensor:
     return tf.clip_by_value(unit * 2.0 - 1.0, -1.0, 1.0)
 
 
+def random_rotation(seed: int) -> keras.layers.Layer:
+    """Small rotations (up to 0.03 turn, about 11 degrees), the corners filled black as on a film."""
+    return keras.layers.RandomRotation(0.03, fill_mode="constant", fill_value=-1.0, seed=seed)
+
+
 def make_augmenter(seed: int):
-    rotate = keras.layers.RandomRotation(0.03, fill_mode="constant", fill_value=-1.0, seed=seed)
+    rotate = random_rotation(seed)
 
     def augment(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         framed = reframe(rotate(images, training=True), FRAMING_AREA, FRAMING_MAX_ASPECT)

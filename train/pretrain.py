@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.augment import FRAMING_MAX_ASPECT, photometric, reframe
+from train.augment import FRAMING_MAX_ASPECT, photometric, random_rotation, reframe
 from train.keras_env import keras, tf
 
 BATCH_SIZE = 256
@@ -48,7 +48,7 @@ class ContrastivePretrainer(keras.Model):
         self.head = keras.Sequential(
             [keras.layers.Dense(PROJECTION[0], activation="relu"), keras.layers.Dense(PROJECTION[1])]
         )
-        self.rotate = keras.layers.RandomRotation(0.03, fill_mode="constant", fill_value=-1.0, seed=seed)
+        self.rotate = random_rotation(seed)
 
     def _view(self, images: tf.Tensor) -> tf.Tensor:
         return photometric(reframe(self.rotate(images, training=True), VIEW_AREA, FRAMING_MAX_ASPECT))
