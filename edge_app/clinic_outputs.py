@@ -61,8 +61,10 @@ class ClinicOutputs:
 
 
 def righted(image: Image.Image, correction: Correction) -> Image.Image:
-    """The X-ray for display, turned and un-inverted as the gate put it right for the model."""
+    """The X-ray for display, turned, un-inverted and un-mirrored as the gate put it right for the model."""
     shown = display_gray(image)
     if correction.quarter_turns:
         shown = shown.rotate(-90 * correction.quarter_turns, expand=True)  # clockwise, as Correction.apply
+    if correction.mirrored:
+        shown = ImageOps.mirror(shown)
     return ImageOps.invert(shown) if correction.inverted else shown

@@ -77,7 +77,7 @@ def m003_add_model_verified(db: sqlite3.Connection) -> None:
 
 @migration
 def m004_add_correction(db: sqlite3.Connection) -> None:
-    """What the chest X-ray gate did to right a turned or inverted X-ray (e.g. rotate_180); empty if nothing."""
+    """What the gate did to right a turned, inverted or mirrored X-ray (e.g. rotate_180); empty if nothing."""
     db.execute("ALTER TABLE scans ADD COLUMN correction TEXT")
 
 

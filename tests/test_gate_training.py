@@ -13,6 +13,7 @@ from edge_app.preprocess import decode_image, to_model_input
 from train.gate_cli import main as edge_train_gate
 from train.gate_data import every_orientation
 from train.gate_negatives import KINDS, draw_negative
+from train.gate_training import summarise
 
 
 def test_the_command_writes_a_verified_int8_gate_with_its_report(fixture_data, tmp_path):
@@ -30,7 +31,7 @@ def test_the_command_writes_a_verified_int8_gate_with_its_report(fixture_data, t
     assert report["data"]["train"]["negatives"] == 40
     for split in ("val", "test"):
         summary = report["evaluation"][split]
-        assert summary["xrays_any_orientation"] == 8 * summary["upright_xrays"] > 0
+        assert summary["xrays_any_orientation"] == 16 * summary["upright_xrays"] > 0
         assert sum(summary["outcomes"].values()) == summary["xrays_any_orientation"] + summary["negatives"]
 
 
@@ -39,13 +40,14 @@ def test_a_folder_without_xrays_is_a_clear_error(tmp_path):
     assert result.exit_code == 1 and "Error:" in result.output
 
 
-def test_every_orientation_labels_each_turn_and_inversion():
+def test_every_orientation_labels_each_mirror_turn_and_inversion():
     xrays = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4, 1)
     x, y = every_orientation(xrays)
-    assert sorted(set(y.tolist())) == list(range(1, 9)) and len(x) == 16
+    assert sorted(set(y.tolist())) == list(range(1, 17)) and len({image.tobytes() for image in x}) == 32
     for image, label in zip(x, y, strict=True):
-        turns, inverted = (label - 1) % 4, label > 4
-        assert any(np.array_equal(gate.Correction(turns, inverted).apply(image), upright) for upright in xrays)
+        turns, inverted, mirrored = (label - 1) % 4, (label - 1) % 8 >= 4, label > 8
+        correction = gate.Correction(turns, inverted, mirrored)
+        assert sum(np.array_equal(correction.apply(image), upright) for upright in xrays) == 1
 
 
 def test_negatives_are_reproducible_and_of_every_kind():
@@ -55,3 +57,13 @@ def test_negatives_are_reproducible_and_of_every_kind():
     for name, make in KINDS.items():
         image = make(np.random.default_rng(1))
         assert image.mode == "L" and min(image.size) >= 96, name
+
+
+def test_a_mirrored_xray_left_mirrored_is_counted_apart_from_a_wrong_turn():
+    y = np.array([1, 1, 9, 10, 10, 0])
+    outcomes = ["pass", "correct:mirrored_rot0", "pass", "correct:rot90", "correct:rot180", "pass"]
+    summary = summarise(outcomes, y)
+    assert (summary["upright_rejected"], summary["upright_changed"]) == (0, 1)
+    assert (summary["mirrored_xrays"], summary["mirrored_xrays_scanned_still_mirrored"]) == (3, 2)
+    assert summary["xrays_accepted_with_wrong_orientation"] == 2  # the upright one mirrored, the turn misread
+    assert summary["negatives_accepted"] == 1

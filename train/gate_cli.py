@@ -29,10 +29,10 @@ from train.gate_training import GATE_FILE, GATE_REPORT_FILE, GateTrainConfig
 @config_option(GateTrainConfig, "seed", type=int, help="Seed for the split, negatives and training.")
 @config_option(GateTrainConfig, "batch_size", type=click.IntRange(1), help="Images per training step.")
 def main(**options) -> None:
-    """Train the gate that refuses non-chest-X-rays and rights turned or inverted X-rays.
+    """Train the gate that refuses non-chest-X-rays and rights turned, inverted or mirrored X-rays.
 
     Each training X-ray is shown in all four quarter turns, plain and
-    inverted (free labels); negatives are generated images and the
+    inverted, as it is and mirrored (free labels); negatives are generated images and the
     photographs bundled with scikit-learn and matplotlib. Writes an int8
     gate.tflite with its thresholds inside, gate.tflite.sha256 and
     gate_report.json (counts on validation and test through LiteRT).
@@ -44,9 +44,11 @@ def main(**options) -> None:
     click.echo(f"Gate: {config.out / GATE_FILE}\nReport: {config.out / GATE_REPORT_FILE}")
     for split, summary in report["evaluation"].items():
         click.echo(
-            f"{split:>5}: upright X-rays refused {summary['upright_rejected']}/{summary['upright_xrays']}, "
-            f"turned/inverted X-rays accepted the wrong way {summary['xrays_accepted_with_wrong_orientation']}"
-            f"/{summary['xrays_any_orientation']}, non-X-rays accepted {summary['negatives_accepted']}"
-            f"/{summary['negatives']}"
+            f"{split:>5}: upright X-rays refused {summary['upright_rejected']}/{summary['upright_xrays']} "
+            f"and turned or mirrored {summary['upright_changed']}, "
+            f"X-rays accepted the wrong way {summary['xrays_accepted_with_wrong_orientation']}"
+            f"/{summary['xrays_any_orientation']}, mirrored X-rays left mirrored "
+            f"{summary['mirrored_xrays_scanned_still_mirrored']}/{summary['mirrored_xrays']}, "
+            f"non-X-rays accepted {summary['negatives_accepted']}/{summary['negatives']}"
         )
     click.echo(f"Took {report['train_seconds'] / 60:.1f} min.")

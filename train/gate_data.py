@@ -1,8 +1,8 @@
 """Training data for the chest X-ray gate, all through the one preprocessing.
 
 Positives are the training X-rays themselves, stored upright here: which way
-up an image is, and whether it is inverted, are labels that cost nothing,
-because training makes the turns and inversions itself (on the equalised
+up an image is, and whether it is inverted or mirrored, are labels that cost
+nothing, because training makes the turns, inversions and mirrors itself (on the equalised
 input, where inverting is a change of sign). Negatives come from
 `train.gate_negatives`.
 Only the official train and val folders are read, split by patient, so the
@@ -59,10 +59,12 @@ def load_gate_arrays(data: Path, negatives: int, seed: int) -> GateArrays:
 
 
 def every_orientation(xrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All eight turns and inversions of each X-ray, for evaluation."""
+    """All sixteen mirrors, turns and inversions of each X-ray, for evaluation."""
     images, labels = [], []
-    for inverted in (False, True):
-        for turns in range(4):
-            images.append(np.rot90(xrays, turns, axes=(1, 2)) * (-1.0 if inverted else 1.0))
-            labels.append(np.full(len(xrays), xray_class(turns, inverted)))
+    for mirrored in (False, True):
+        found = xrays[:, :, ::-1] if mirrored else xrays
+        for inverted in (False, True):
+            for turns in range(4):
+                images.append(np.rot90(found, turns, axes=(1, 2)) * (-1.0 if inverted else 1.0))
+                labels.append(np.full(len(xrays), xray_class(turns, inverted, mirrored)))
     return np.concatenate(images).astype(np.float32), np.concatenate(labels)

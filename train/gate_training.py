@@ -27,6 +27,7 @@ from edge_app.gate import (
     GATE_PREPROCESSING,
     Gate,
     open_gate,
+    xray_class,
 )
 from edge_app.preprocess import ImageRejected
 from train.gate_data import GateArrays, every_orientation, load_gate_arrays
@@ -39,7 +40,7 @@ GATE_REPORT_FILE = "gate_report.json"
 class GateTrainConfig:
     data: Path
     out: Path
-    epochs: int = 12
+    epochs: int = 60
     negatives: int = 8000
     xray_repeats: int = 2
     seed: int = 42
@@ -49,16 +50,19 @@ class GateTrainConfig:
 
 
 def _orient(images, is_xray):
-    """Turn and invert each image at random; X-rays get the class of what was done, others stay class 0."""
+    """Mirror, turn and invert each image at random (in that order, as `xray_class` counts); X-rays get the
+    class of what was done, others stay class 0."""
     from train.keras_env import tf
 
     batch = tf.shape(images)[0]
+    mirrored = tf.random.uniform([batch]) < 0.5
     turns = tf.random.uniform([batch], 0, 4, tf.int32)
     inverted = tf.random.uniform([batch]) < 0.5
+    images = tf.where(mirrored[:, None, None, None], tf.image.flip_left_right(images), images)
     turned = tf.gather(tf.stack([tf.image.rot90(images, k) for k in range(4)], axis=1), turns, batch_dims=1)
     images = tf.where(inverted[:, None, None, None], -turned, turned)
-    labels = tf.where(is_xray > 0, 1 + 4 * tf.cast(inverted, tf.int32) + turns, tf.zeros_like(turns))
-    return images, labels
+    found = 1 + 8 * tf.cast(mirrored, tf.int32) + 4 * tf.cast(inverted, tf.int32) + turns
+    return images, tf.where(is_xray > 0, found, tf.zeros_like(turns))
 
 
 def _training_dataset(arrays: GateArrays, config: GateTrainConfig):
@@ -122,24 +126,34 @@ def decisions(gate: Gate, x: np.ndarray) -> list[str]:
         except ImageRejected as exc:
             outcomes.append(exc.reason)
             continue
-        found = CLASS_NAMES[1 + 4 * int(correction.inverted) + correction.quarter_turns]
+        found = CLASS_NAMES[xray_class(correction.quarter_turns, correction.inverted, correction.mirrored)]
         outcomes.append(f"correct:{found}" if correction.needed else "pass")
     return outcomes
 
 
+def _is_right(outcome: str, true_class: int) -> bool:
+    return (outcome == "pass" and true_class == 1) or outcome == f"correct:{CLASS_NAMES[true_class]}"
+
+
 def summarise(outcomes: list[str], y: np.ndarray) -> dict:
-    """Counts that matter for safety: X-rays wrongly refused, wrongly turned; negatives let through."""
+    """Counts that matter for safety: X-rays wrongly refused, wrongly turned; negatives let through. A
+    mirrored X-ray turned and inverted right but left mirrored (the gate unsure of the mirror) is counted
+    apart: the pneumonia model still sees a chest the right way up."""
     xray = y > 0
     upright = y == 1
-    right = [(o == "pass" and t == 1) or o == f"correct:{CLASS_NAMES[t]}" for o, t in zip(outcomes, y, strict=True)]
+    right = np.array([_is_right(o, t) for o, t in zip(outcomes, y, strict=True)], dtype=bool)
+    still_mirrored = np.array([t > 8 and _is_right(o, t - 8) for o, t in zip(outcomes, y, strict=True)], dtype=bool)
     accepted = np.array([o == "pass" or o.startswith("correct:") for o in outcomes])
     rejected_as_not_xray = np.array([o == "not_a_chest_xray" for o in outcomes])
     return {
         "upright_xrays": int(upright.sum()),
-        "upright_rejected": int((upright & ~np.array([o == "pass" for o in outcomes])).sum()),
+        "upright_rejected": int((upright & ~accepted).sum()),
+        "upright_changed": int((upright & accepted & ~right).sum()),
         "xrays_any_orientation": int(xray.sum()),
         "xrays_rejected_as_not_xray": int((xray & rejected_as_not_xray).sum()),
-        "xrays_accepted_with_wrong_orientation": int((xray & accepted & ~np.array(right)).sum()),
+        "xrays_accepted_with_wrong_orientation": int((xray & accepted & ~right & ~still_mirrored).sum()),
+        "mirrored_xrays": int((y > 8).sum()),
+        "mirrored_xrays_scanned_still_mirrored": int(still_mirrored.sum()),
         "xrays_rejected_for_orientation_or_inversion": int((xray & ~accepted & ~rejected_as_not_xray).sum()),
         "negatives": int((~xray).sum()),
         "negatives_accepted": int((~xray & accepted).sum()),
@@ -161,7 +175,7 @@ def gate_metadata(config: GateTrainConfig, report: dict) -> dict:
             "validation": report["evaluation"]["val"],
             "test": report["evaluation"]["test"],
         },
-        "intended_use": "Refuses images that are not frontal chest X-rays and rights turned or inverted ones "
+        "intended_use": "Refuses images that are not frontal chest X-rays and rights turned, inverted or mirrored ones "
         "before a pneumonia model sees them.",
     }
 

@@ -1,4 +1,4 @@
-"""The chest X-ray gate that ships in edge_app/models: refuses non-X-rays, rights turned X-rays.
+"""The chest X-ray gate that ships in edge_app/models: refuses non-X-rays, rights turned or mirrored X-rays.
 
 TensorFlow-free: the shipped int8 gate runs in LiteRT, on committed fixture X-rays and on
 images generated here.
@@ -84,17 +84,30 @@ def test_a_turned_or_inverted_xray_is_righted_or_refused_never_passed_as_it_is(s
         except ImageRejected as refused:
             assert refused.reason in (gate.WRONG_ORIENTATION, gate.INVERTED_IMAGE)
             continue
-        assert (correction.quarter_turns, correction.inverted) == (turns, inverted)
+        assert (correction.quarter_turns, correction.inverted, correction.mirrored) == (turns, inverted, False)
         righted += 1
     assert righted >= 10, "nearly every clearly turned fixture X-ray is righted, not refused"
 
 
-def test_a_correction_restores_the_upright_model_input():
+@pytest.mark.parametrize("turns", [0, 1])
+def test_a_mirrored_xray_is_mirrored_back_or_scanned_as_it_is_never_turned_wrongly(shipped_gate, turns, tmp_path):
+    mirrored_back = 0
+    for path in FIXTURE_XRAYS[:12]:
+        mirrored = ImageOps.mirror(Image.open(path).convert("L")).rotate(90 * turns, expand=True)
+        correction = shipped_gate.check(_png(mirrored, tmp_path / "mirrored.png"))
+        assert (correction.quarter_turns, correction.inverted) == (turns, False)
+        mirrored_back += correction.mirrored
+    assert mirrored_back >= 10, "nearly every mirrored fixture X-ray is mirrored back"
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_a_correction_restores_the_upright_model_input(mirrored):
     upright = to_model_input(decode_image(FIXTURE_XRAYS[0]), 64)
+    found = upright[:, ::-1] if mirrored else upright
     for turns in range(4):
         for inverted in (False, True):
-            turned = np.rot90(upright, turns, axes=(0, 1)) * (-1.0 if inverted else 1.0)
-            np.testing.assert_array_equal(gate.Correction(turns, inverted).apply(turned), upright)
+            turned = np.rot90(found, turns, axes=(0, 1)) * (-1.0 if inverted else 1.0)
+            np.testing.assert_array_equal(gate.Correction(turns, inverted, mirrored).apply(turned), upright)
 
 
 def test_correction_codes_and_sentences():
@@ -102,19 +115,25 @@ def test_correction_codes_and_sentences():
     assert gate.Correction(1, False).code == "rotate_cw_90"
     assert gate.Correction(2, True).code == "rotate_180+invert"
     assert gate.Correction(3, False).code == "rotate_ccw_90"
+    assert gate.Correction(0, False, mirrored=True).code == "mirror"
+    assert gate.Correction(1, True, mirrored=True).code == "rotate_cw_90+invert+mirror"
     assert "upside down" in gate.Correction(2, False).sentence
     assert "inverted" in gate.Correction(0, True).sentence
+    assert "mirrored (left and right swapped)" in gate.Correction(0, False, mirrored=True).sentence
 
 
 @pytest.mark.parametrize(
     ("probabilities", "outcome"),
     [
-        ([0.6, 0.4, 0, 0, 0, 0, 0, 0, 0], gate.NOT_A_CHEST_XRAY),
-        ([0.0, 0.97, 0.01, 0.01, 0.01, 0, 0, 0, 0], (0, False)),
-        ([0.1, 0.0, 0.0, 0.9, 0.0, 0, 0, 0, 0], (2, False)),  # sure once the not-X-ray share is set aside
-        ([0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.95, 0.05, 0], (1, True)),
-        ([0.0, 0.5, 0.0, 0.5, 0.0, 0, 0, 0, 0], gate.WRONG_ORIENTATION),
-        ([0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.0], gate.INVERTED_IMAGE),
+        ([0.6, 0.4] + [0] * 15, gate.NOT_A_CHEST_XRAY),
+        ([0.0, 0.97, 0.01, 0.01, 0.01] + [0] * 12, (0, False, False)),
+        ([0.1, 0.0, 0.0, 0.9, 0.0] + [0] * 12, (2, False, False)),  # sure once the not-X-ray share is set aside
+        ([0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.95, 0.05, 0] + [0] * 8, (1, True, False)),
+        ([0.0, 0.5, 0.0, 0.5, 0.0] + [0] * 12, gate.WRONG_ORIENTATION),
+        ([0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.0] + [0] * 8, gate.INVERTED_IMAGE),
+        ([0.0] + [0] * 8 + [0.95, 0.05] + [0] * 6, (0, False, True)),
+        ([0.0, 0.5] + [0] * 7 + [0.5] + [0] * 7, (0, False, False)),  # upright for sure, mirrored unsure: as it is
+        ([0.0, 0.5] + [0] * 8 + [0.5] + [0] * 6, gate.WRONG_ORIENTATION),  # the mirror cannot make a turn surer
     ],
 )
 def test_decisions_follow_the_thresholds(shipped_gate, probabilities, outcome):
@@ -125,7 +144,7 @@ def test_decisions_follow_the_thresholds(shipped_gate, probabilities, outcome):
         assert refused.value.reason == outcome
     else:
         found = decider.decide(np.array(probabilities))
-        assert (found.quarter_turns, found.inverted) == outcome
+        assert (found.quarter_turns, found.inverted, found.mirrored) == outcome
 
 
 # --- in the scan path ---
@@ -155,6 +174,24 @@ def test_a_sideways_xray_is_scanned_upright_and_the_correction_is_recorded(scan_
     assert history.query(db)[0]["correction"] == "rotate_cw_90"
 
 
+def test_a_mirrored_xray_is_scanned_mirrored_back_and_the_correction_is_recorded(scan_model, tmp_path):
+    from edge_app import history
+    from edge_app.scanner import OK, scan_file
+
+    mirrored_path = tmp_path / "mirrored.png"
+    for path in FIXTURE_XRAYS:  # the first one the gate is sure is mirrored
+        ImageOps.mirror(Image.open(path).convert("L")).save(mirrored_path)
+        if scan_model.gate.check(decode_image(mirrored_path)).mirrored:
+            break
+    upright, mirrored = scan_file(path, scan_model), scan_file(mirrored_path, scan_model)
+    assert (mirrored.status, mirrored.correction) == (OK, "mirror")
+    assert "mirrored (left and right swapped)" in mirrored.message
+    assert mirrored.probability == pytest.approx(upright.probability, abs=0.02)  # the model saw it the right way
+    db = history.connect(tmp_path / "h.sqlite3")
+    history.record(db, mirrored)
+    assert history.query(db)[0]["correction"] == "mirror"
+
+
 def test_a_non_xray_gets_the_gate_reason_and_no_verdict(scan_model, tmp_path):
     from edge_app.scanner import REJECTED, scan_file
 
@@ -180,6 +217,7 @@ def test_info_names_the_gate_and_its_reasons(scan_model):
 
 @pytest.mark.parametrize("turns", range(4))
 @pytest.mark.parametrize("inverted", [False, True])
-def test_a_recorded_correction_code_reads_back_as_the_same_correction(turns, inverted):
-    correction = gate.Correction(quarter_turns=turns, inverted=inverted)
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_a_recorded_correction_code_reads_back_as_the_same_correction(turns, inverted, mirrored):
+    correction = gate.Correction(quarter_turns=turns, inverted=inverted, mirrored=mirrored)
     assert gate.Correction.from_code(correction.code) == correction

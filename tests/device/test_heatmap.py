@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
+from PIL import Image, ImageOps
 
 from edge_app.cli import main
 from edge_app.heatmap import OcclusionMapper, default_grid, explain, heatmap_name, overlay, patch_origins
@@ -117,6 +117,16 @@ def test_a_sideways_xray_is_explained_upright_as_the_model_saw_it(tmp_path, ship
     shapes = [Image.open(io.BytesIO(e.explanation.overlay_png)).size for e in (upright, sideways)]
     assert [w > h for w, h in shapes] == [True, True]  # the sideways file is shown upright, like the original
     assert sideways.explanation.max_logit_drop == pytest.approx(upright.explanation.max_logit_drop, rel=0.5)
+
+
+def test_a_mirrored_xray_is_shown_mirrored_back_as_the_model_saw_it():
+    from edge_app.clinic_outputs import righted
+    from edge_app.gate import Correction
+
+    image = Image.open(SAMPLES_DIR / "person868_virus_1514.jpeg")
+    shown = righted(ImageOps.mirror(image), Correction(mirrored=True))
+    assert np.array_equal(np.asarray(shown), np.asarray(righted(image, Correction())))
+    assert not np.array_equal(np.asarray(shown), np.asarray(righted(ImageOps.mirror(image), Correction())))
 
 
 def test_the_report_says_when_an_xray_was_put_right_before_scanning(tmp_path, shipped_model):
