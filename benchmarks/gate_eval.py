@@ -3,8 +3,8 @@
 What it measures (external holds children the gate never saw; originals are full-resolution copies of
 training images, so they test the full-resolution decode path rather than unseen children):
 1. real X-rays refused: every image of the external site and of the full-resolution originals;
-2. turned and inverted real X-rays (external and originals, turned 90/180/270 degrees, inverted,
-   inverted and turned 90 degrees):
+2. turned, inverted and mirrored real X-rays (external and originals, turned 90/180/270 degrees, inverted,
+   inverted and turned 90 degrees, mirrored, mirrored and turned 90 degrees):
    each must be righted (and then get the verdict its upright copy gets) or refused;
 3. real upright X-rays (external) with acquisition shifts: tilt, blur, gamma, contrast, crop, JPEG 60;
 4. held-out non-X-rays (benchmarks.gate_heldout), as they are and inverted: how many are
@@ -39,12 +39,15 @@ from edge_app.scanner import OK, ScanModel, ScanResult, collect_images, scan_fil
 
 GATE_REASONS = frozenset(gate_module.REASONS)
 TURNS = {
-    "rot90": (1, False),
-    "rot180": (2, False),
-    "rot270": (3, False),
-    "inverted": (0, True),
-    "inverted_rot90": (1, True),
+    "rot90": (1, False, False),
+    "rot180": (2, False, False),
+    "rot270": (3, False, False),
+    "inverted": (0, True, False),
+    "inverted_rot90": (1, True, False),
+    "mirrored": (0, False, True),
+    "mirrored_rot90": (1, False, True),
 }
+"""Variants as (quarter turns counter-clockwise, inverted, mirrored), made in the order `gate.xray_class` counts."""
 
 
 def _confident_normal(result: ScanResult) -> bool:
@@ -65,32 +68,36 @@ def real_xrays(model: ScanModel, folders: list[Path]) -> dict:
     }
 
 
-def _variant(image: Image.Image, turns: int, inverted: bool) -> Image.Image:
-    image = image.convert("L").rotate(90 * turns, expand=True)
+def _variant(image: Image.Image, turns: int, inverted: bool, mirrored: bool) -> Image.Image:
+    image = image.convert("L")
+    image = (ImageOps.mirror(image) if mirrored else image).rotate(90 * turns, expand=True)
     return ImageOps.invert(image) if inverted else image
 
 
 def turned_xrays(model: ScanModel, folder: Path, work: Path) -> dict:
-    """Each X-ray of `folder` turned or inverted: righted with the upright copy's verdict, or refused."""
+    """Each X-ray of `folder` turned, inverted or mirrored: righted with the upright copy's verdict, or refused."""
     counts = {name: Counter() for name in TURNS}
     wrong = []
     for path in collect_images([folder]):
         truth = path.parent.name
         upright = scan_file(path, model)
-        for name, (turns, inverted) in TURNS.items():
+        for name, (turns, inverted, mirrored) in TURNS.items():
             copy = work / f"{name}_{path.stem}.jpeg"
-            _variant(Image.open(path), turns, inverted).save(copy, quality=95)
+            _variant(Image.open(path), turns, inverted, mirrored).save(copy, quality=95)
             result = scan_file(copy, model)
-            expected = gate_module.Correction(turns, inverted).code
+            expected = gate_module.Correction(turns, inverted, mirrored).code
             if result.status != OK:
                 outcome = "refused" if result.reason in GATE_REASONS else f"rejected_{result.reason}"
+            elif mirrored and result.correction == gate_module.Correction(turns, inverted).code:
+                outcome = "scanned_still_mirrored"  # the gate was unsure of the mirror: scanned as it came
             elif result.correction != expected:
                 outcome = "wrongly_righted"
             else:
                 outcome = "righted_same_verdict" if result.label == upright.label else "righted_other_verdict"
             counts[name][outcome] += 1
-            counts[name]["verdict_matches_truth"] += result.status == OK and result.label == truth
-            counts[name]["upright_verdict_matches_truth"] += upright.status == OK and upright.label == truth
+            counts[name][f"{truth}_images"] += 1
+            counts[name][f"{truth}_verdict_matches_truth"] += result.status == OK and result.label == truth
+            counts[name][f"{truth}_upright_verdict_matches_truth"] += upright.status == OK and upright.label == truth
             if outcome in ("wrongly_righted", "righted_other_verdict"):
                 wrong.append(
                     {
