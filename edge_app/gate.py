@@ -54,13 +54,15 @@ CLASS_NAMES = ("not_a_chest_xray",) + tuple(
     for inverted in (False, True)
     for turns in range(4)
 )
+ORIENTATIONS = 8
+"""Four quarter turns, plain or inverted: the X-ray classes as they are; the mirrored ones follow them."""
 DEFAULT_XRAY_THRESHOLD = 0.5
 DEFAULT_CORRECTION_CONFIDENCE = 0.9
 
 
 def xray_class(quarter_turns: int, inverted: bool, mirrored: bool = False) -> int:
     """The class index of a chest X-ray mirrored or not, turned `quarter_turns` counter-clockwise, inverted or not."""
-    return 1 + 8 * int(mirrored) + 4 * int(inverted) + quarter_turns % 4
+    return 1 + ORIENTATIONS * int(mirrored) + 4 * int(inverted) + quarter_turns % 4
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,9 @@ class Gate:
                 "Check that you picked the right picture.",
             )
         shares = np.asarray(probabilities[1:], dtype=np.float64) / max(xray, 1e-9)
-        orientation = shares[:8] + shares[8:]
+        orientation = shares[:ORIENTATIONS] + shares[ORIENTATIONS:]
         best = int(np.argmax(orientation))
-        mirrored = bool(shares[8:].sum() >= self.correction_confidence)
+        mirrored = bool(shares[ORIENTATIONS:].sum() >= self.correction_confidence)
         if orientation[best] >= self.correction_confidence:
             return Correction(quarter_turns=best % 4, inverted=best >= 4, mirrored=mirrored)
         if orientation[4:].sum() > 0.5:

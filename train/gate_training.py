@@ -25,6 +25,7 @@ from edge_app.gate import (
     GATE_INPUT_SIZE,
     GATE_METADATA_NAME,
     GATE_PREPROCESSING,
+    ORIENTATIONS,
     Gate,
     open_gate,
     xray_class,
@@ -61,7 +62,7 @@ def _orient(images, is_xray):
     images = tf.where(mirrored[:, None, None, None], tf.image.flip_left_right(images), images)
     turned = tf.gather(tf.stack([tf.image.rot90(images, k) for k in range(4)], axis=1), turns, batch_dims=1)
     images = tf.where(inverted[:, None, None, None], -turned, turned)
-    found = 1 + 8 * tf.cast(mirrored, tf.int32) + 4 * tf.cast(inverted, tf.int32) + turns
+    found = 1 + ORIENTATIONS * tf.cast(mirrored, tf.int32) + 4 * tf.cast(inverted, tf.int32) + turns
     return images, tf.where(is_xray > 0, found, tf.zeros_like(turns))
 
 
@@ -142,7 +143,10 @@ def summarise(outcomes: list[str], y: np.ndarray) -> dict:
     xray = y > 0
     upright = y == 1
     right = np.array([_is_right(o, t) for o, t in zip(outcomes, y, strict=True)], dtype=bool)
-    still_mirrored = np.array([t > 8 and _is_right(o, t - 8) for o, t in zip(outcomes, y, strict=True)], dtype=bool)
+    mirrored = y > ORIENTATIONS
+    still_mirrored = np.array(
+        [m and _is_right(o, t - ORIENTATIONS) for o, t, m in zip(outcomes, y, mirrored, strict=True)], dtype=bool
+    )
     accepted = np.array([o == "pass" or o.startswith("correct:") for o in outcomes])
     rejected_as_not_xray = np.array([o == "not_a_chest_xray" for o in outcomes])
     return {
@@ -152,7 +156,7 @@ def summarise(outcomes: list[str], y: np.ndarray) -> dict:
         "xrays_any_orientation": int(xray.sum()),
         "xrays_rejected_as_not_xray": int((xray & rejected_as_not_xray).sum()),
         "xrays_accepted_with_wrong_orientation": int((xray & accepted & ~right & ~still_mirrored).sum()),
-        "mirrored_xrays": int((y > 8).sum()),
+        "mirrored_xrays": int(mirrored.sum()),
         "mirrored_xrays_scanned_still_mirrored": int(still_mirrored.sum()),
         "xrays_rejected_for_orientation_or_inversion": int((xray & ~accepted & ~rejected_as_not_xray).sum()),
         "negatives": int((~xray).sum()),
