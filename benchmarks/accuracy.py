@@ -1,6 +1,6 @@
 """Accuracy of one variant on the labelled set, at its own operating threshold.
 
-The metrics are edge_app.metrics's, so a benchmark AUC means exactly what the
+The metrics are edge_app.site.metrics's, so a benchmark AUC means exactly what the
 training report's AUC means; the ROC points are kept for the plots.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_app import metrics
+from edge_app.site import metrics
 
 
 def evaluate(labels: np.ndarray, scores: np.ndarray, threshold: float, seed: int = 0) -> dict:

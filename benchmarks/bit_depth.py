@@ -30,8 +30,8 @@ def sixteen_bit(gray: Image.Image, factor: int) -> Image.Image:
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def main(folder: Path) -> None:
     """Scan every JPEG under FOLDER as 8-bit and 16-bit PNGs; print agreement as JSON."""
-    from edge_app.model_store import load_model
-    from edge_app.scanner import scan_file
+    from edge_app.inference.model_store import load_model
+    from edge_app.scan.scanner import scan_file
 
     model = load_model()
     rows = []

@@ -9,8 +9,8 @@ import click
 
 from benchmarks.run import BenchConfig
 from benchmarks.variants import VARIANT_NAMES, BenchmarkError
-from edge_app.config import config_option, default_of, path_option
-from edge_app.dataset import DatasetError
+from edge_app.site.dataset import DatasetError
+from lab.config import config_option, default_of, path_option
 
 
 def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:

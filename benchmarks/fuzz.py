@@ -246,8 +246,8 @@ def make_inputs(sources: list[Path], out: Path, seed: int = 0, flips: int = 6) -
 
 def scan_cases(cases: list[FuzzCase]) -> list[dict]:
     """Scan every case in this process with the default model; one summary per case."""
-    from edge_app.model_store import load_model
-    from edge_app.scanner import scan_file
+    from edge_app.inference.model_store import load_model
+    from edge_app.scan.scanner import scan_file
 
     model = load_model()
     rows = []

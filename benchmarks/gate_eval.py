@@ -1,4 +1,4 @@
-"""Judge the chest X-ray gate through the real scan path (`edge_app.scanner.scan_file`).
+"""Judge the chest X-ray gate through the real scan path (`edge_app.scan.scanner.scan_file`).
 
 What it measures (external holds children the gate never saw; originals are full-resolution copies of
 training images, so they test the full-resolution decode path rather than unseen children):
@@ -30,14 +30,15 @@ import click
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from edge_app import gate as gate_module
+from edge_app import package_data
 from edge_app.files import atomic_write_text
-from edge_app.model_store import load_gate, load_model
-from edge_app.preprocess import decode_image, to_model_input
-from edge_app.runtime import TFLiteClassifier
-from edge_app.scanner import OK, ScanModel, ScanResult, collect_images, scan_file
+from edge_app.inference import gate as gate_module
+from edge_app.inference.model_store import load_gate, load_model
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.intake.preprocess import decode_image, to_model_input
+from edge_app.reasons import GATE_REASONS
+from edge_app.scan.scanner import OK, ScanModel, ScanResult, collect_images, scan_file
 
-GATE_REASONS = frozenset(gate_module.REASONS)
 TURNS = {
     "rot90": (1, False, False),
     "rot180": (2, False, False),
@@ -204,7 +205,7 @@ def gate_latency(gate_path: Path, image_path: Path, repeats: int = 500) -> dict:
 def main(external: Path, originals: Path, gate_path: Path | None, per_kind: int, out: Path) -> None:
     """Measure the chest X-ray gate: real X-rays refused, turned X-rays, held-out non-X-rays, latency."""
     model = load_model()
-    gate_path = gate_path or gate_module.GATE_MODEL
+    gate_path = gate_path or package_data.GATE_MODEL
     model = dataclasses.replace(model, gate=load_gate(gate_path))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app.heatmap import OcclusionMapper, default_grid, overlay, png_bytes
-from edge_app.preprocess import decode_image, to_model_input
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.heatmap import OcclusionMapper, default_grid, overlay, png_bytes
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.intake.preprocess import decode_image, to_model_input
 
 TARGET_MS = 100.0
 

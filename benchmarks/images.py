@@ -13,8 +13,8 @@ from pathlib import Path
 
 from benchmarks.variants import BenchmarkError
 from edge_app.contract import LABELS
-from edge_app.dataset import IMAGE_SUFFIXES, DatasetError, Example, list_split
-from edge_app.splits import SplitsError, read_splits
+from edge_app.site.dataset import IMAGE_SUFFIXES, DatasetError, Example, list_split
+from lab.splits import SplitsError, read_splits
 
 
 def _has_class_folders(folder: Path) -> bool:

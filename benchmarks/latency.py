@@ -15,7 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from edge_app.preprocess import ImageRejected, decode_image, to_model_input
+from edge_app.intake.preprocess import decode_image, to_model_input
+from edge_app.reasons import ImageRejected
 
 STAGES = ("read", "decode", "preprocess", "inference")
 

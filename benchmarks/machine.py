@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import PIL
 
-from edge_app.runtime import load_runtime
+from edge_app.inference.runtime import load_runtime
 
 _CPUINFO = Path("/proc/cpuinfo")
 _CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_vnni", "avx512vnni", "asimd", "asimddp", "neon")

@@ -1,6 +1,6 @@
 """Load any benchmarked variant as a Predictor.
 
-TFLite models run through the device runtime (edge_app.runtime), exactly as
+TFLite models run through the device runtime (edge_app.inference.runtime), exactly as
 edge-scan runs them. The Keras model is the float32 reference; TensorFlow is
 imported only when one is asked for, so the benchmarks run on a device that
 has no TensorFlow.
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.latency import Predictor
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.runtime import TFLiteClassifier
 
 
 class KerasPredictor:

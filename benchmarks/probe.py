@@ -25,7 +25,7 @@ def run(job: dict) -> None:
     if job["kind"] == "keras":
         from train.keras_env import keras  # noqa: F401  (import cost is what we measure)
     else:
-        from edge_app.runtime import load_runtime
+        from edge_app.inference.runtime import load_runtime
 
         load_runtime()
     from benchmarks.latency import end_to_end_times, staged_prediction, summarize_end_to_end

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
-from edge_app import metrics
-from edge_app.dataset import Example
-from edge_app.preprocess import decode_image, to_model_input
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.intake.preprocess import decode_image, to_model_input
+from edge_app.site import metrics
+from edge_app.site.dataset import Example
 
 Shift = Callable[[Image.Image, np.random.Generator], Image.Image]
 

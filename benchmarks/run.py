@@ -25,10 +25,10 @@ from benchmarks.predictors import load_predictor, predict_all
 from benchmarks.probe import measure
 from benchmarks.scaling import DEFAULT_BATCH_SIZES, DEFAULT_WIDTHS
 from benchmarks.variants import Variant, resolve_variants
-from edge_app import external
-from edge_app.config import config_dict
 from edge_app.files import sha256_hex
-from edge_app.loading import load_examples
+from lab import external
+from lab.config import config_dict
+from lab.loading import load_examples
 
 DEFAULT_TIMING_IMAGES = 100
 """Images timed end to end when no --timing-images folder is given (taken from the labelled set)."""
@@ -57,7 +57,7 @@ class BenchConfig:
     scaling_widths: tuple[int, ...] = DEFAULT_WIDTHS
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
     external: Path | None = None
-    """Labelled folder from another site, scored next to the internal split (see edge_app.external)."""
+    """Labelled folder from another site, scored next to the internal split (see lab.external)."""
 
 
 def _stderr(message: str) -> None:

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.probe import measure
-from edge_app.preprocess import decode_image, to_model_input
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.intake.preprocess import decode_image, to_model_input
 
 DEFAULT_WIDTHS = (512, 1024, 2048, 4096)
 DEFAULT_BATCH_SIZES = (1, 4, 16, 64)

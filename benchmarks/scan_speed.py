@@ -25,7 +25,7 @@ from PIL import Image
 
 from benchmarks.child import run_child
 from benchmarks.probe import measure
-from edge_app.paths import HOME_ENV
+from edge_app.storage.paths import HOME_ENV
 
 TARGETS = {"start_to_first_result_s": 0.6, "end_to_end_median_ms": 30.0, "batch_500_peak_rss_mb": 150.0}
 BATCH_IMAGES = 500
@@ -38,13 +38,13 @@ LARGE_REPEATS = 3
 
 def edge_scan_command() -> list[str] | None:
     """The edge-scan console script (beside this Python first), or the very call it makes when the
-    package is installed without its scripts; None without edge_app.cli."""
+    package is installed without its scripts; None without edge_app.cli.main."""
     beside = Path(sys.executable).parent / "edge-scan"
     found = str(beside) if beside.is_file() else shutil.which("edge-scan")
     if found:
         return [found]
-    if importlib.util.find_spec("edge_app.cli") is not None:
-        return [sys.executable, "-c", "import sys; from edge_app.cli import main; sys.exit(main())"]
+    if importlib.util.find_spec("edge_app.cli.main") is not None:
+        return [sys.executable, "-c", "import sys; from edge_app.cli.main import main; sys.exit(main())"]
     return None
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from edge_app.calibration import SiteScan, calibrate, images_in_folder, operating_point, scan_site_images
-from edge_app.dataset import patient_id
-from edge_app.model_store import load_model
+from edge_app.inference.model_store import load_model
+from edge_app.site.calibration import SiteScan, calibrate, images_in_folder, operating_point, scan_site_images
+from edge_app.site.dataset import patient_id
 
 
 def patient_halves(site_scan: SiteScan, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_app.model_metadata import FALLBACK_THRESHOLD, is_tflite, model_threshold, read_metadata
-from edge_app.model_store import DEFAULT_MODEL
+from edge_app.inference.model_metadata import FALLBACK_THRESHOLD, is_tflite, model_threshold, read_metadata
+from edge_app.package_data import DEFAULT_MODEL
 
 QUANTIZED_FILES = {
     "float32": "float32.tflite",

@@ -1,5 +1,5 @@
 """`python -m edge_app` runs edge-scan (for when the console script is not on PATH)."""
 
-from edge_app.cli import main
+from edge_app.cli.main import main
 
 main(prog_name="edge-scan")

@@ -15,7 +15,7 @@ DEFAULT_INPUT_SIZE = 128
 
 PREPROCESSING_NAME = "gray-squash-equalize"
 PREPROCESSING_VERSION = 1
-"""Bump the version whenever `edge_app.preprocess` changes what it returns:
+"""Bump the version whenever `edge_app.intake.preprocess` changes what it returns:
 models record the version they were trained with, and the device refuses a
 model whose preprocessing it does not implement."""
 

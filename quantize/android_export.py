@@ -20,9 +20,9 @@ import numpy as np
 from PIL import Image
 
 from edge_app.files import SIDECAR_SUFFIX, atomic_write, sha256_hex, sha256_line
-from edge_app.model_metadata import is_tflite, read_metadata
-from edge_app.preprocess import preprocess
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.model_metadata import is_tflite, read_metadata
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.intake.preprocess import preprocess
 from quantize.android_guide import render_android_guide
 from quantize.android_metadata import (
     LABELS_FILE,

@@ -2,7 +2,7 @@
 
 The guide and its Kotlin are template files shipped in quantize/templates, so the Kotlin can be read,
 edited and compiled as Kotlin. `PneumoScanPreprocessing.kt` is a line-by-line port of
-`edge_app.preprocess` (ITU-R 601 luma, Pillow's antialiased bilinear resize of a float image, histogram
+`edge_app.intake.preprocess` (ITU-R 601 luma, Pillow's antialiased bilinear resize of a float image, histogram
 equalisation, Pillow's JPEG draft scale) and of `TFLiteClassifier`'s input quantization, with no Android
 calls, so the tests compile and check it on a JVM; `PneumoScanAndroid.kt` holds the Android calls
 (decoding, EXIF, the LiteRT interpreter). The export's test vector pins the result: an app whose port

@@ -32,7 +32,7 @@ import zipfile
 import flatbuffers
 
 from edge_app.contract import LABELS, POSITIVE_LABEL
-from edge_app.model_metadata import metadata_entries
+from edge_app.inference.model_metadata import metadata_entries
 from quantize import metadata_schema_py_generated as meta_fb
 from quantize.tflite_metadata import set_metadata_entry
 

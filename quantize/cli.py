@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from edge_app.config import config_option, path_option
-from edge_app.dataset import DatasetError
+from edge_app.site.dataset import DatasetError
+from lab.config import config_option, path_option
 from quantize.pipeline import MAX_AUC_DROP, MODEL_CARD_FILE, REPORT_FILE, QuantizeConfig
 from quantize.source import QuantizeError
 from train.needs_tensorflow import require_tensorflow

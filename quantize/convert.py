@@ -6,7 +6,7 @@
   runs on int8-only accelerators and the fastest on ARM CPUs.
 
 The representative data set is made of already preprocessed training images
-(`edge_app.preprocess`), so the activation ranges are calibrated on exactly
+(`edge_app.intake.preprocess`), so the activation ranges are calibrated on exactly
 the inputs the device will produce.
 """
 

@@ -1,6 +1,6 @@
 """Measure a model variant the way the device will run it.
 
-Every .tflite is scored through `edge_app.runtime.TFLiteClassifier` (LiteRT,
+Every .tflite is scored through `edge_app.inference.runtime.TFLiteClassifier` (LiteRT,
 quantizing inputs with the model's own parameters), so the numbers in the
 report and in the metadata are the device's numbers, not TensorFlow's.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_app import metrics
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.site import metrics
 
 
 def tflite_scores(model_content: bytes, x: np.ndarray) -> np.ndarray:

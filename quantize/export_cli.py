@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edge_app.config import path_option
+from lab.config import path_option
 from quantize.android_export import ExportError, export_android
 
 

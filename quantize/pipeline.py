@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app import dataset, external
-from edge_app.config import config_dict
 from edge_app.files import atomic_write_text, save_model_atomically, sha256_hex, write_with_sidecar
-from edge_app.runtime import TFLiteClassifier
-from edge_app.splits import SPLITS_FILE
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.site import dataset
+from lab import external
+from lab.config import config_dict
+from lab.splits import SPLITS_FILE
 from quantize import convert, evaluate, pruning, sizes, source
 from quantize.model_card import render_model_card
 from quantize.tflite_metadata import build_metadata, embed_metadata
@@ -62,7 +63,7 @@ class QuantizeConfig:
     seed: int = 42
     batch_size: int = 64
     external: Path | None = None
-    """Labelled folder from another site, scored for the report and card only (see edge_app.external)."""
+    """Labelled folder from another site, scored for the report and card only (see lab.external)."""
 
 
 def tflite_name(variant: str) -> str:

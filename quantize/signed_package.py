@@ -2,7 +2,7 @@
 
 Runs where models are released, never on a device: the private key signs, and
 devices hold only public keys. The package format is defined once, on the
-reading side, in edge_app/model_package.py.
+reading side, in edge_app/updates/model_package.py.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge_app.files import atomic_write_bytes, sha256_hex
-from edge_app.model_metadata import read_metadata
-from edge_app.model_package import (
+from edge_app.inference.model_metadata import read_metadata
+from edge_app.inference.model_store import ModelError, verify_integrity
+from edge_app.updates.model_package import (
     CARD_FILE,
     MANIFEST_FILE,
     METADATA_FILE,
@@ -28,8 +29,7 @@ from edge_app.model_package import (
     build_manifest,
     encode_signature,
 )
-from edge_app.model_store import ModelError, verify_integrity
-from edge_app.signing import key_id, public_key_pem
+from edge_app.updates.signing import key_id, public_key_pem
 
 PRIVATE_KEY_NAME, PUBLIC_KEY_NAME = "pneumoscan.key", "pneumoscan.pub"
 CARD_NAMES = ("model_card.md", "MODEL_CARD.md")

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app import dataset
 from edge_app.contract import LABELS
 from edge_app.files import file_sha256
-from edge_app.loading import load_examples
-from edge_app.splits import SplitsError
-from edge_app.splits import read_splits as read_splits_file
+from edge_app.site import dataset
+from lab.loading import load_examples
+from lab.splits import SplitsError
+from lab.splits import read_splits as read_splits_file
 
 TRAIN_REPORT_FILE = "report.json"
 

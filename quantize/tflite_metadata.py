@@ -3,7 +3,7 @@
 The TFLite schema has a `metadata` list of (name, buffer index) pairs; we
 store one entry named `contract.METADATA_NAME` whose buffer is UTF-8 JSON.
 It travels inside the model file, so a device can never pair a model with the
-wrong threshold or preprocessing. `edge_app.model_metadata` reads it back
+wrong threshold or preprocessing. `edge_app.inference.model_metadata` reads it back
 without TensorFlow; the flatbuffer bindings used here are the same ones.
 """
 
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from edge_app.contract import LABELS, METADATA_NAME, POSITIVE_LABEL, PREPROCESSING_NAME, PREPROCESSING_VERSION
-from edge_app.model_metadata import TFLITE_FILE_IDENTIFIER, schema
+from edge_app.inference.model_metadata import TFLITE_FILE_IDENTIFIER, schema
 
 SCHEMA_VERSION = 1
 INTENDED_USE = (

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_app.model_metadata import read_metadata
-from edge_app.preprocess import preprocess
+from edge_app.inference.model_metadata import read_metadata
+from edge_app.intake.preprocess import preprocess
 from quantize.android_export import MODEL_FILE, TEST_VECTOR_FILE, TEST_VECTOR_IMAGE
 
 MAIN = """\

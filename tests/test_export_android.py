@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from edge_app.model_metadata import read_metadata
-from edge_app.preprocess import preprocess
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.model_metadata import read_metadata
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.intake.preprocess import preprocess
 from quantize import export_cli
 from quantize import metadata_schema_py_generated as meta_fb
 from quantize.android_export import FILES, MODEL_FILE, ExportError, export_android

@@ -7,7 +7,7 @@ import shutil
 
 from click.testing import CliRunner
 
-from edge_app.external import USE
+from lab.external import USE
 from train.cli import main as edge_train
 
 TINY = ["--epochs", "1", "--image-size", "32", "--batch-size", "8", "--width", "0.5"]
@@ -40,7 +40,7 @@ def test_a_wrong_external_folder_fails_before_training(tmp_path, fixture_data):
 
 
 def test_edge_quantize_reports_every_variant_on_the_external_folder(tiny_training_run, tmp_path, fixture_data):
-    from edge_app.model_metadata import read_metadata
+    from edge_app.inference.model_metadata import read_metadata
     from quantize.cli import main as edge_quantize
 
     out = tmp_path / "quantized"

@@ -7,9 +7,9 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from edge_app import gate
-from edge_app.model_store import load_gate
-from edge_app.preprocess import decode_image, to_model_input
+from edge_app.inference import gate
+from edge_app.inference.model_store import load_gate
+from edge_app.intake.preprocess import decode_image, to_model_input
 from train.gate_cli import main as edge_train_gate
 from train.gate_data import every_orientation
 from train.gate_negatives import KINDS, draw_negative

@@ -1,4 +1,4 @@
-"""edge_app.metrics against scikit-learn on random data.
+"""edge_app.site.metrics against scikit-learn on random data.
 
 The device-side metrics are numpy only, so scikit-learn is the independent
 reference: every published AUC, sensitivity and specificity must agree with it.
@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import confusion_matrix, recall_score, roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from edge_app import metrics
+from edge_app.site import metrics
 
 
 def random_scores(seed: int, n: int = 300, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:

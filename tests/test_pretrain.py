@@ -20,7 +20,7 @@ def test_contrastive_loss_matches_its_formula_and_rewards_matching_views():
 
 
 def test_pretraining_trains_the_layers_below_pooling_and_leaves_the_output_layer(fixture_data):
-    from edge_app.preprocess import preprocess
+    from edge_app.intake.preprocess import preprocess
     from train.keras_env import keras, tf
     from train.model import build_model
     from train.pretrain import pretrain

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_app import metrics
 from edge_app.contract import LABELS, METADATA_NAME
-from edge_app.loading import load_examples
-from edge_app.model_metadata import read_metadata, schema
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.model_metadata import read_metadata, schema
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.site import metrics
+from lab.loading import load_examples
 from quantize.pipeline import VARIANTS
 
 REQUIRED_KEYS = {

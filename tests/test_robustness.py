@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from benchmarks.robustness import SHIFTS, acquisition_shifts, shifted_input
-from edge_app.dataset import list_split
-from edge_app.preprocess import preprocess
+from edge_app.intake.preprocess import preprocess
+from edge_app.site.dataset import list_split
 from tests.conftest import FIXTURE_DATA
 
 

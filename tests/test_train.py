@@ -36,7 +36,7 @@ def test_training_run_writes_model_splits_and_report(tiny_training_run):
 
 
 def test_trained_model_takes_the_shared_preprocessing(tiny_training_run, fixture_data):
-    from edge_app.preprocess import preprocess
+    from edge_app.intake.preprocess import preprocess
     from train.keras_env import keras
 
     model = keras.models.load_model(tiny_training_run / "model.keras")

@@ -1,6 +1,6 @@
 """Training-time augmentation for X-rays, applied to already preprocessed inputs.
 
-This is not a second preprocessing: inputs come from `edge_app.preprocess`,
+This is not a second preprocessing: inputs come from `edge_app.intake.preprocess`,
 and these random changes only widen what the model sees in training, towards
 what other sites and devices produce: other framing (random-resized crops with
 aspect jitter, small rotations), detector noise and blur, and residual contrast

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from edge_app.config import config_option, path_option, run_or_exit
-from edge_app.dataset import DatasetError
+from edge_app.site.dataset import DatasetError
+from lab.config import config_option, path_option, run_or_exit
 from train.gate_training import GATE_FILE, GATE_REPORT_FILE, GateTrainConfig
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app import dataset
-from edge_app.gate import GATE_INPUT_SIZE, xray_class
-from edge_app.loading import load_examples
-from edge_app.preprocess import to_model_input
+from edge_app.inference.gate import GATE_INPUT_SIZE, xray_class
+from edge_app.intake.preprocess import to_model_input
+from edge_app.site import dataset
+from lab.loading import load_examples
 from train.gate_negatives import draw_negative
 
 

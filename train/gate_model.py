@@ -9,7 +9,7 @@ would throw away.
 
 from __future__ import annotations
 
-from edge_app.gate import CLASS_NAMES, GATE_INPUT_SIZE
+from edge_app.inference.gate import CLASS_NAMES, GATE_INPUT_SIZE
 from train.keras_env import keras
 from train.model import BN_MOMENTUM
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app.config import config_dict
 from edge_app.files import atomic_write_text, write_with_sidecar
-from edge_app.gate import (
+from edge_app.inference.gate import (
     CLASS_NAMES,
     DEFAULT_CORRECTION_CONFIDENCE,
     DEFAULT_XRAY_THRESHOLD,
@@ -30,7 +29,8 @@ from edge_app.gate import (
     open_gate,
     xray_class,
 )
-from edge_app.preprocess import ImageRejected
+from edge_app.reasons import ImageRejected
+from lab.config import config_dict
 from train.gate_data import GateArrays, every_orientation, load_gate_arrays
 
 GATE_FILE = "gate.tflite"

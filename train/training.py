@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app import dataset, external, metrics
-from edge_app.config import config_dict
 from edge_app.contract import DEFAULT_INPUT_SIZE, LABELS, PREPROCESSING_NAME, PREPROCESSING_VERSION
 from edge_app.files import atomic_write_text, save_model_atomically
-from edge_app.loading import load_examples
-from edge_app.splits import SPLITS_FILE, write_splits
+from edge_app.site import dataset, metrics
+from lab import external
+from lab.config import config_dict
+from lab.loading import load_examples
+from lab.splits import SPLITS_FILE, write_splits
 
 MODEL_FILE = "model.keras"
 REPORT_FILE = "report.json"
@@ -46,7 +47,7 @@ class TrainConfig:
     pretrain_epochs: int = 60
     """Epochs of self-supervised pretraining on the training images before fitting (0: none)."""
     external: Path | None = None
-    """Labelled folder from another site, scored for the report only (see edge_app.external)."""
+    """Labelled folder from another site, scored for the report only (see lab.external)."""
 
 
 def distribution_strategy():

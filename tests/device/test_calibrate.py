@@ -20,10 +20,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
-from edge_app import calibration, metrics, site_profile
-from edge_app.cli import main
-from edge_app.dataset import patient_id
-from edge_app.model_store import DEFAULT_MODEL, load_model
+from edge_app.cli.main import main
+from edge_app.inference.model_store import load_model
+from edge_app.package_data import DEFAULT_MODEL
+from edge_app.site import calibration, metrics, site_profile
+from edge_app.site.dataset import patient_id
 from tests.conftest import FIXTURE_DATA
 from tests.device.test_scan import GOOD_IMAGES, with_checksum
 
@@ -225,7 +226,7 @@ def test_a_failed_profile_write_leaves_the_old_profile_active(home, monkeypatch)
 KILL_DURING_WRITE = """
 import os, signal, sys
 from pathlib import Path
-from edge_app import site_profile
+from edge_app.site import site_profile
 
 original = Path.write_text
 

@@ -10,9 +10,11 @@ import pytest
 from PIL import Image
 
 from benchmarks.fuzz import encode
-from edge_app import quality
-from edge_app.damage import DamagedImage, _ByteMarkers, check_file_structure
-from edge_app.preprocess import ImageRejected, decode_image, grayscale_array, squash, to_model_input
+from edge_app import reasons
+from edge_app.intake import quality
+from edge_app.intake.damage import DamagedImage, _ByteMarkers, check_file_structure
+from edge_app.intake.preprocess import decode_image, grayscale_array, squash, to_model_input
+from edge_app.reasons import ImageRejected
 from tests.conftest import FIXTURE_DATA
 
 XRAY = FIXTURE_DATA / "train" / "PNEUMONIA" / "person1002_bacteria_2933.jpeg"
@@ -39,20 +41,20 @@ def test_jpeg_cut_short_with_an_end_marker_appended_is_rejected(xray, fraction, 
     mode = "RGB" if "subsampling" in options else "L"
     data = encode(xray.convert(mode), "JPEG", quality=90, **options)
     assert reason_for(data) is None
-    assert reason_for(data[: int(len(data) * fraction)] + EOI) == quality.CORRUPT_IMAGE
+    assert reason_for(data[: int(len(data) * fraction)] + EOI) == reasons.CORRUPT_IMAGE
 
 
 @pytest.mark.parametrize("fraction", [0.05, 0.3, 0.9, 0.99])
 def test_jpeg_cut_short_without_an_end_marker_is_rejected(xray, fraction):
     data = encode(xray, "JPEG", quality=90)
-    assert reason_for(data[: int(len(data) * fraction)]) == quality.CORRUPT_IMAGE
+    assert reason_for(data[: int(len(data) * fraction)]) == reasons.CORRUPT_IMAGE
 
 
 def test_progressive_jpeg_missing_its_later_scans_is_rejected(xray):
     data = encode(xray, "JPEG", quality=90, progressive=True)
     assert reason_for(data) is None
     second_scan = data.find(b"\xff\xda", data.find(b"\xff\xda") + 2)
-    assert reason_for(data[:second_scan] + EOI) == quality.CORRUPT_IMAGE
+    assert reason_for(data[:second_scan] + EOI) == reasons.CORRUPT_IMAGE
 
 
 @pytest.mark.parametrize("fraction", [0.2, 0.6, 0.95])
@@ -63,7 +65,7 @@ def test_progressive_jpeg_cut_inside_its_last_scan_is_rejected(xray, fraction, m
     last_scan = data.rfind(b"\xff\xda") + 12
     cut = last_scan + int((len(data) - last_scan) * fraction)  # a share of the way through the last scan
     assert reason_for(data) is None
-    assert reason_for(data[:cut] + EOI) == quality.CORRUPT_IMAGE
+    assert reason_for(data[:cut] + EOI) == reasons.CORRUPT_IMAGE
 
 
 def test_jpeg_header_claiming_7000_by_7000_over_garbage_is_rejected(xray):
@@ -71,16 +73,16 @@ def test_jpeg_header_claiming_7000_by_7000_over_garbage_is_rejected(xray):
     sof = data.find(b"\xff\xc0")
     header = data[: sof + 5] + struct.pack(">HH", 7000, 7000) + data[sof + 9 : data.find(b"\xff\xda") + 10]
     garbage = np.random.default_rng(3).integers(0, 255, 30_000, dtype=np.uint8).tobytes()  # no 0xFF: no markers
-    assert reason_for(header + garbage + EOI) == quality.CORRUPT_IMAGE
+    assert reason_for(header + garbage + EOI) == reasons.CORRUPT_IMAGE
 
 
 def test_png_with_a_zeroed_block_or_a_flipped_bit_is_rejected(xray):
     data = encode(xray, "PNG")
     middle = len(data) // 2
-    assert reason_for(data[:middle] + bytes(256) + data[middle + 256 :]) == quality.CORRUPT_IMAGE
+    assert reason_for(data[:middle] + bytes(256) + data[middle + 256 :]) == reasons.CORRUPT_IMAGE
     flipped = bytearray(data)
     flipped[middle] ^= 0x10
-    assert reason_for(bytes(flipped)) == quality.CORRUPT_IMAGE
+    assert reason_for(bytes(flipped)) == reasons.CORRUPT_IMAGE
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9, 0.999])
@@ -88,21 +90,21 @@ def test_png_cut_short_is_rejected_even_with_its_end_chunk_appended(xray, fracti
     data = encode(xray, "PNG")
     iend = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
     cut = data[: int(len(data) * fraction)]
-    assert reason_for(cut) == quality.CORRUPT_IMAGE
-    assert reason_for(cut + iend) == quality.CORRUPT_IMAGE
+    assert reason_for(cut) == reasons.CORRUPT_IMAGE
+    assert reason_for(cut + iend) == reasons.CORRUPT_IMAGE
 
 
 def test_png_header_claiming_more_pixels_than_its_data_is_rejected(xray):
     data = encode(xray, "PNG")
     body = struct.pack(">II", 7000, 7000) + data[24:29]
     ihdr = struct.pack(">I", 13) + b"IHDR" + body + struct.pack(">I", zlib.crc32(b"IHDR" + body))
-    assert reason_for(data[:8] + ihdr + data[33:]) == quality.CORRUPT_IMAGE
+    assert reason_for(data[:8] + ihdr + data[33:]) == reasons.CORRUPT_IMAGE
 
 
 def test_garbage_exif_counts_as_damage(xray):
     """Pillow only warns about corrupt EXIF; a decoder warning is treated as an error."""
     exif = b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x05\x01\x12\x00\x03\x00\x00\x00\x01"
-    assert reason_for(encode(xray, "JPEG", exif=exif)) == quality.CORRUPT_IMAGE
+    assert reason_for(encode(xray, "JPEG", exif=exif)) == reasons.CORRUPT_IMAGE
 
 
 def test_every_fixture_xray_passes_the_structure_checks():

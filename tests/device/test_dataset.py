@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_app.dataset import DatasetError, discover, find_root, patient_id, patient_splits
+from edge_app.site.dataset import DatasetError, discover, find_root, patient_id, patient_splits
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,14 @@ from click.testing import CliRunner
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
-from edge_app import dicom_input
-from edge_app.cli import main
-from edge_app.model_store import load_model
-from edge_app.paths import SAMPLES_DIR
-from edge_app.preprocess import ImageRejected, preprocess, to_model_input
-from edge_app.quality import check_quality
-from edge_app.scanner import OK, REJECTED, ScanContext, collect_images, scan_file
+from edge_app.cli.main import main
+from edge_app.inference.model_store import load_model
+from edge_app.intake import dicom_input
+from edge_app.intake.preprocess import preprocess, to_model_input
+from edge_app.intake.quality import check_quality
+from edge_app.package_data import SAMPLES_DIR
+from edge_app.reasons import ImageRejected
+from edge_app.scan.scanner import OK, REJECTED, ScanContext, collect_images, scan_file
 from tests.dicom_factory import bundled_file, cr_dataset, dicom_bytes, write_dicom
 
 SAMPLE_JPEGS = sorted(SAMPLES_DIR.glob("*.jpeg"))

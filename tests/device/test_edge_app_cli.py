@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edge_app import model_store, paths, selftest
-from edge_app.cli import main
-from edge_app.progress import Progress
+from edge_app import package_data
+from edge_app.cli.main import main
+from edge_app.cli.progress import Progress
+from edge_app.inference import model_store
+from edge_app.updates import selftest
 from tests.device.test_scan import GOOD_IMAGES, make_mixed_batch, with_checksum
 
 JSON_KEYS = {"path", "status", "label", "probability", "threshold", "reason", "sha256", "model_sha256"}
@@ -163,8 +165,8 @@ def test_info_for_a_model_without_metadata(home, bare_int8_model, tmp_path, monk
 
 def test_selftest_passes_only_when_every_sample_gets_its_label(home, tmp_path, monkeypatch):
     samples = tmp_path / "samples"
-    shutil.copytree(paths.SAMPLES_DIR, samples)
-    monkeypatch.setattr(paths, "SAMPLES_DIR", samples)
+    shutil.copytree(package_data.SAMPLES_DIR, samples)
+    monkeypatch.setattr(package_data, "SAMPLES_DIR", samples)
     model_label = {
         Path(r["path"]).name: r["label"] for r in json_lines(run("scan", "--samples", "--format", "json").stdout)
     }
@@ -207,7 +209,7 @@ def test_progress_shows_on_a_terminal_only():
 def test_a_history_that_cannot_be_written_stops_the_batch_with_a_message(home, monkeypatch):
     import sqlite3
 
-    from edge_app import history
+    from edge_app.storage import history
 
     def read_only(db, result):
         raise sqlite3.OperationalError("attempt to write a readonly database")
@@ -230,6 +232,6 @@ def test_a_history_that_cannot_be_written_stops_the_batch_with_a_message(home, m
     ],
 )
 def test_table_words_for_the_health_worker(record, words):
-    from edge_app.output import verdict
+    from edge_app.outputs.output import verdict
 
     assert verdict(record) == words

@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from edge_app.dataset import DatasetError
-from edge_app.external import USE, external_summary, load_external
+from edge_app.site.dataset import DatasetError
+from lab.external import USE, external_summary, load_external
 
 
 def test_an_external_folder_loads_as_model_inputs_with_labels(fixture_data):

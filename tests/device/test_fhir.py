@@ -17,9 +17,9 @@ from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.observation import Observation
 from pydantic import ValidationError
 
-from edge_app.cli import main
-from edge_app.fhir_export import MODEL_SHA256_SYSTEM, PATIENT_ID_SYSTEM
-from edge_app.paths import SAMPLES_DIR
+from edge_app.cli.main import main
+from edge_app.outputs.fhir_export import MODEL_SHA256_SYSTEM, PATIENT_ID_SYSTEM
+from edge_app.package_data import SAMPLES_DIR
 from tests.dicom_factory import bundled_file, clinic_batch, cr_dataset, write_dicom
 
 OBSERVATION_STATUSES = {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error"}

@@ -6,11 +6,11 @@ Every device test that scans uses this model, so a model that answered the same 
 
 import numpy as np
 
-from edge_app import metrics
 from edge_app.contract import LABELS
-from edge_app.model_metadata import read_metadata
-from edge_app.preprocess import preprocess
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.model_metadata import read_metadata
+from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.intake.preprocess import preprocess
+from edge_app.site import metrics
 from tests.conftest import FIXTURE_DATA
 
 

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from edge_app import gate
-from edge_app.model_store import ModelError, load_gate, sidecar_path
-from edge_app.preprocess import ImageRejected, decode_image, to_model_input
+from edge_app import package_data, reasons
+from edge_app.inference import gate
+from edge_app.inference.model_store import ModelError, load_gate, sidecar_path
+from edge_app.intake.preprocess import decode_image, to_model_input
+from edge_app.reasons import ImageRejected
 from tests.conftest import FIXTURE_DATA
 
 FIXTURE_XRAYS = sorted(FIXTURE_DATA.rglob("*.jpeg"))
@@ -44,7 +46,7 @@ def _non_xrays(rng: np.random.Generator) -> dict[str, Image.Image]:
 
 
 def test_the_shipped_gate_is_verified_and_carries_its_thresholds(shipped_gate):
-    assert sidecar_path(gate.GATE_MODEL).is_file()
+    assert sidecar_path(package_data.GATE_MODEL).is_file()
     assert shipped_gate.classifier.input_dtype == "int8" and shipped_gate.classifier.input_size == gate.GATE_INPUT_SIZE
     assert shipped_gate.metadata["classes"] == list(gate.CLASS_NAMES)
     assert 0 < shipped_gate.xray_threshold < 1 and 0.5 < shipped_gate.correction_confidence <= 1
@@ -52,10 +54,10 @@ def test_the_shipped_gate_is_verified_and_carries_its_thresholds(shipped_gate):
 
 def test_a_damaged_gate_is_refused(tmp_path):
     copy = tmp_path / "gate.tflite"
-    content = bytearray(gate.GATE_MODEL.read_bytes())
+    content = bytearray(package_data.GATE_MODEL.read_bytes())
     content[len(content) // 2] ^= 0xFF
     copy.write_bytes(bytes(content))
-    sidecar_path(copy).write_text(sidecar_path(gate.GATE_MODEL).read_text())
+    sidecar_path(copy).write_text(sidecar_path(package_data.GATE_MODEL).read_text())
     with pytest.raises(ModelError, match="does not match"):
         load_gate(copy)
 
@@ -65,7 +67,7 @@ def test_synthetic_non_xrays_are_refused(shipped_gate, kind, tmp_path):
     image = _png(_non_xrays(np.random.default_rng(3))[kind], tmp_path / f"{kind}.png")
     with pytest.raises(ImageRejected) as refused:
         shipped_gate.check(image)
-    assert refused.value.reason == gate.NOT_A_CHEST_XRAY
+    assert refused.value.reason == reasons.NOT_A_CHEST_XRAY
 
 
 def test_upright_fixture_xrays_pass_unchanged(shipped_gate):
@@ -82,7 +84,7 @@ def test_a_turned_or_inverted_xray_is_righted_or_refused_never_passed_as_it_is(s
         try:
             correction = shipped_gate.check(image)
         except ImageRejected as refused:
-            assert refused.reason in (gate.WRONG_ORIENTATION, gate.INVERTED_IMAGE)
+            assert refused.reason in (reasons.WRONG_ORIENTATION, reasons.INVERTED_IMAGE)
             continue
         assert (correction.quarter_turns, correction.inverted, correction.mirrored) == (turns, inverted, False)
         righted += 1
@@ -125,15 +127,15 @@ def test_correction_codes_and_sentences():
 @pytest.mark.parametrize(
     ("probabilities", "outcome"),
     [
-        ([0.6, 0.4] + [0] * 15, gate.NOT_A_CHEST_XRAY),
+        ([0.6, 0.4] + [0] * 15, reasons.NOT_A_CHEST_XRAY),
         ([0.0, 0.97, 0.01, 0.01, 0.01] + [0] * 12, (0, False, False)),
         ([0.1, 0.0, 0.0, 0.9, 0.0] + [0] * 12, (2, False, False)),  # sure once the not-X-ray share is set aside
         ([0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.95, 0.05, 0] + [0] * 8, (1, True, False)),
-        ([0.0, 0.5, 0.0, 0.5, 0.0] + [0] * 12, gate.WRONG_ORIENTATION),
-        ([0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.0] + [0] * 8, gate.INVERTED_IMAGE),
+        ([0.0, 0.5, 0.0, 0.5, 0.0] + [0] * 12, reasons.WRONG_ORIENTATION),
+        ([0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.0] + [0] * 8, reasons.INVERTED_IMAGE),
         ([0.0] + [0] * 8 + [0.95, 0.05] + [0] * 6, (0, False, True)),
         ([0.0, 0.5] + [0] * 7 + [0.5] + [0] * 7, (0, False, False)),  # upright for sure, mirrored unsure: as it is
-        ([0.0, 0.5] + [0] * 8 + [0.5] + [0] * 6, gate.WRONG_ORIENTATION),  # the mirror cannot make a turn surer
+        ([0.0, 0.5] + [0] * 8 + [0.5] + [0] * 6, reasons.WRONG_ORIENTATION),  # the mirror cannot make a turn surer
     ],
 )
 def test_decisions_follow_the_thresholds(shipped_gate, probabilities, outcome):
@@ -152,15 +154,15 @@ def test_decisions_follow_the_thresholds(shipped_gate, probabilities, outcome):
 
 @pytest.fixture(scope="module")
 def scan_model(tiny_int8_model, tmp_path_factory):
-    from edge_app.model_store import load_model
+    from edge_app.inference.model_store import load_model
     from tests.device.test_scan import with_checksum
 
     return load_model(with_checksum(tiny_int8_model, tmp_path_factory.mktemp("model")))
 
 
 def test_a_sideways_xray_is_scanned_upright_and_the_correction_is_recorded(scan_model, tmp_path):
-    from edge_app import history
-    from edge_app.scanner import OK, scan_file
+    from edge_app.scan.scanner import OK, scan_file
+    from edge_app.storage import history
 
     upright = scan_file(FIXTURE_XRAYS[0], scan_model)
     Image.open(FIXTURE_XRAYS[0]).rotate(90, expand=True).save(tmp_path / "sideways.png")
@@ -175,8 +177,8 @@ def test_a_sideways_xray_is_scanned_upright_and_the_correction_is_recorded(scan_
 
 
 def test_a_mirrored_xray_is_scanned_mirrored_back_and_the_correction_is_recorded(scan_model, tmp_path):
-    from edge_app import history
-    from edge_app.scanner import OK, scan_file
+    from edge_app.scan.scanner import OK, scan_file
+    from edge_app.storage import history
 
     mirrored_path = tmp_path / "mirrored.png"
     for path in FIXTURE_XRAYS:  # the first one the gate is sure is mirrored
@@ -193,13 +195,13 @@ def test_a_mirrored_xray_is_scanned_mirrored_back_and_the_correction_is_recorded
 
 
 def test_a_non_xray_gets_the_gate_reason_and_no_verdict(scan_model, tmp_path):
-    from edge_app.scanner import REJECTED, scan_file
+    from edge_app.scan.scanner import REJECTED, scan_file
 
     _non_xrays(np.random.default_rng(4))["rings"].save(tmp_path / "rings.png")
     result = scan_file(tmp_path / "rings.png", scan_model)
     assert (result.status, result.reason, result.label, result.probability) == (
         REJECTED,
-        gate.NOT_A_CHEST_XRAY,
+        reasons.NOT_A_CHEST_XRAY,
         None,
         None,
     )
@@ -207,11 +209,11 @@ def test_a_non_xray_gets_the_gate_reason_and_no_verdict(scan_model, tmp_path):
 
 
 def test_info_names_the_gate_and_its_reasons(scan_model):
-    from edge_app.info import describe, format_description
+    from edge_app.outputs.info import describe, format_description
 
     description = describe(scan_model)
     assert description["gate_sha256"] == scan_model.gate.sha256
-    assert set(gate.REASONS) <= set(description["rejection_reasons"])
+    assert set(reasons.GATE_REASONS) <= set(description["rejection_reasons"])
     assert scan_model.gate.sha256 in format_description(description)
 
 

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
-from edge_app.cli import main
-from edge_app.heatmap import OcclusionMapper, default_grid, explain, heatmap_name, overlay, patch_origins
-from edge_app.model_store import load_model
-from edge_app.paths import SAMPLES_DIR
-from edge_app.preprocess import decode_image, preprocess, to_model_input
+from edge_app.cli.main import main
+from edge_app.inference.heatmap import OcclusionMapper, default_grid, explain, heatmap_name, overlay, patch_origins
+from edge_app.inference.model_store import load_model
+from edge_app.intake.preprocess import decode_image, preprocess, to_model_input
+from edge_app.package_data import SAMPLES_DIR
 
 PNEUMONIA_SAMPLE = SAMPLES_DIR / "person868_virus_1514.jpeg"
 
@@ -103,8 +103,8 @@ def test_heatmap_names_keep_same_named_files_from_two_folders_apart():
 
 
 def test_a_sideways_xray_is_explained_upright_as_the_model_saw_it(tmp_path, shipped_model):
-    from edge_app.clinic_outputs import ClinicOutputs
-    from edge_app.scanner import scan_file
+    from edge_app.outputs.clinic_outputs import ClinicOutputs
+    from edge_app.scan.scanner import scan_file
 
     upright_path = SAMPLES_DIR / "person868_virus_1514.jpeg"
     sideways_path = tmp_path / "sideways.png"
@@ -120,8 +120,8 @@ def test_a_sideways_xray_is_explained_upright_as_the_model_saw_it(tmp_path, ship
 
 
 def test_a_mirrored_xray_is_shown_mirrored_back_as_the_model_saw_it():
-    from edge_app.clinic_outputs import righted
-    from edge_app.gate import Correction
+    from edge_app.inference.gate import Correction
+    from edge_app.outputs.clinic_outputs import righted
 
     image = Image.open(SAMPLES_DIR / "person868_virus_1514.jpeg")
     shown = righted(ImageOps.mirror(image), Correction(mirrored=True))
@@ -130,9 +130,9 @@ def test_a_mirrored_xray_is_shown_mirrored_back_as_the_model_saw_it():
 
 
 def test_the_report_says_when_an_xray_was_put_right_before_scanning(tmp_path, shipped_model):
-    from edge_app.clinic_outputs import ClinicOutputs
-    from edge_app.html_report import render_report
-    from edge_app.scanner import scan_file
+    from edge_app.outputs.clinic_outputs import ClinicOutputs
+    from edge_app.outputs.html_report import render_report
+    from edge_app.scan.scanner import scan_file
 
     sideways_path = tmp_path / "sideways.png"
     Image.open(PNEUMONIA_SAMPLE).rotate(90, expand=True).save(sideways_path)

@@ -11,8 +11,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from edge_app import history
 from edge_app.record import SCAN_FIELDS, ScanResult
+from edge_app.storage import history
 from tests.conftest import FIXTURE_DATA
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edge_app import model_store, quality
-from edge_app.cli import main
-from edge_app.scanner import ERROR, INFERENCE_FAILED, OK, REJECTED, collect_images, scan_file
+from edge_app import reasons
+from edge_app.cli.main import main
+from edge_app.inference import model_store
+from edge_app.scan.scanner import ERROR, INFERENCE_FAILED, OK, REJECTED, collect_images, scan_file
 from tests.device.test_scan import GOOD_IMAGES, with_checksum
 
 SCAN_TIMEOUT_S = 120
@@ -50,12 +51,12 @@ def test_missing_and_dangling_paths_are_rejected_and_the_batch_goes_on(home, tmp
     assert scanned.exit_code == 1, scanned.output
     results = json_lines(scanned.stdout)
     assert [(r["status"], r["reason"]) for r in results] == [
-        (REJECTED, quality.NOT_FOUND),
+        (REJECTED, reasons.NOT_FOUND),
         (OK, None),
-        (REJECTED, quality.NOT_FOUND),
+        (REJECTED, reasons.NOT_FOUND),
     ]
     stored = json_lines(CliRunner().invoke(main, ["history", "--format", "json"]).stdout)
-    assert [r["reason"] for r in stored] == [quality.NOT_FOUND, None, quality.NOT_FOUND]
+    assert [r["reason"] for r in stored] == [reasons.NOT_FOUND, None, reasons.NOT_FOUND]
 
 
 def test_a_symlink_loop_is_not_found_not_a_crash(model, tmp_path):
@@ -63,7 +64,7 @@ def test_a_symlink_loop_is_not_found_not_a_crash(model, tmp_path):
     (tmp_path / "b.jpeg").symlink_to(tmp_path / "a.jpeg")
     assert collect_images([tmp_path / "a.jpeg"]) == [tmp_path / "a.jpeg"]
     result = scan_file(tmp_path / "a.jpeg", model)
-    assert (result.status, result.reason, result.label) == (REJECTED, quality.NOT_FOUND, None)
+    assert (result.status, result.reason, result.label) == (REJECTED, reasons.NOT_FOUND, None)
 
 
 def special_files(folder: Path) -> list[Path]:
@@ -96,7 +97,7 @@ def test_pipes_devices_and_sockets_are_rejected_without_being_read(tmp_path, tin
         shutil.rmtree(folder)
     results = json_lines(done.stdout)
     assert done.returncode == 1, done.stderr
-    assert [r["reason"] for r in results] == [quality.NOT_A_FILE] * len(named) + [None]
+    assert [r["reason"] for r in results] == [reasons.NOT_A_FILE] * len(named) + [None]
     assert all(r["label"] is None and r["sha256"] is None for r in results[:-1])
 
 
@@ -145,8 +146,8 @@ def test_an_unverified_model_needs_the_flag_and_marks_every_result(home, bare_in
 
 
 def test_metadata_that_disagrees_with_the_models_input_tensor_is_refused(tiny_int8_model, tmp_path, monkeypatch):
-    from edge_app import runtime
-    from edge_app.model_metadata import read_metadata
+    from edge_app.inference import runtime
+    from edge_app.inference.model_metadata import read_metadata
 
     def claims_128(content: bytes) -> dict:
         metadata = read_metadata(content)
@@ -158,7 +159,7 @@ def test_metadata_that_disagrees_with_the_models_input_tensor_is_refused(tiny_in
 
 
 def test_without_a_runtime_scan_and_info_say_so_plainly(home, monkeypatch):
-    from edge_app import runtime
+    from edge_app.inference import runtime
 
     def missing():
         raise runtime.RuntimeUnavailable(runtime.NO_RUNTIME_MESSAGE)
@@ -187,7 +188,7 @@ def test_a_garbage_history_file_is_named_as_such_and_left_untouched(home):
     [sqlite3.OperationalError("database or disk is full"), OSError(errno.ENOSPC, "No space left on device")],
 )
 def test_a_full_disk_stops_with_its_own_exit_code_after_saving_what_was_shown(home, monkeypatch, failure):
-    from edge_app import history
+    from edge_app.storage import history
 
     saved = []
 
@@ -204,7 +205,7 @@ def test_a_full_disk_stops_with_its_own_exit_code_after_saving_what_was_shown(ho
 
 
 def test_a_full_disk_when_opening_the_history_is_exit_4(home, monkeypatch):
-    from edge_app import history
+    from edge_app.storage import history
 
     def full(db):
         raise sqlite3.OperationalError("database or disk is full")
@@ -217,4 +218,4 @@ def test_a_full_disk_when_opening_the_history_is_exit_4(home, monkeypatch):
 def test_a_folder_given_to_the_scanner_as_a_file_is_rejected_not_an_error(model, tmp_path):
     (tmp_path / "looks-like.jpeg").mkdir()
     result = scan_file(tmp_path / "looks-like.jpeg", model)
-    assert (result.status, result.reason) == (REJECTED, quality.NOT_A_FILE)
+    assert (result.status, result.reason) == (REJECTED, reasons.NOT_A_FILE)

@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from edge_app.cli import main
-from edge_app.model_store import load_model
-from edge_app.output import DISCLAIMER
-from edge_app.paths import SAMPLES_DIR
+from edge_app.cli.main import main
+from edge_app.inference.model_store import load_model
+from edge_app.outputs.output import DISCLAIMER
+from edge_app.package_data import SAMPLES_DIR
 from tests.dicom_factory import clinic_batch, cr_dataset, write_dicom
 
 CHROMIUM_FLAGS = [

@@ -20,11 +20,20 @@ from tests.conftest import FIXTURE_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
 EDGE_APP = ROOT / "edge_app"
-FORBIDDEN = ("tensorflow", "tf_keras", "keras", "tensorflow_model_optimization", "train", "quantize", "benchmarks")
+FORBIDDEN = (
+    "tensorflow",
+    "tf_keras",
+    "keras",
+    "tensorflow_model_optimization",
+    "train",
+    "quantize",
+    "benchmarks",
+    "lab",
+)
 DOCUMENTED_FALLBACKS = {
     # Last-resort runtimes the README documents, tried only when ai-edge-litert does not import.
-    "runtime.py": {"tensorflow", "tensorflow.lite"},
-    "model_metadata.py": {"tensorflow.lite.python.schema_py_generated"},
+    "inference/runtime.py": {"tensorflow", "tensorflow.lite"},
+    "inference/model_metadata.py": {"tensorflow.lite.python.schema_py_generated"},
 }
 MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 DYNAMIC_IMPORTERS = {"import_module", "__import__", "run_module"}

@@ -1,4 +1,4 @@
-"""Binomial intervals in edge_app.metrics against published and scipy reference values.
+"""Binomial intervals in edge_app.site.metrics against published and scipy reference values.
 
 The device has no scipy, so the exact (Clopper-Pearson) bounds come from our own
 incomplete beta function; these references are what keeps it honest.
@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from edge_app import metrics
+from edge_app.site import metrics
 
 # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Stat Med 17:857-872,
 # Table II: methods 3 (Wilson score) and 5 (exact Clopper-Pearson), rounded to 4 places as published.

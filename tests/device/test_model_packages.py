@@ -14,17 +14,20 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edge_app import active_model, model_package, model_store
-from edge_app.cli import main as edge_scan
-from edge_app.model_install import trusted_keys_dir
-from edge_app.model_metadata import read_metadata
-from edge_app.paths import HOME_ENV
+from edge_app import package_data
+from edge_app.cli.main import main as edge_scan
+from edge_app.inference import model_store
+from edge_app.inference.model_metadata import read_metadata
+from edge_app.storage import active_model
+from edge_app.storage.paths import HOME_ENV
+from edge_app.updates import model_package
+from edge_app.updates.model_install import trusted_keys_dir
 from quantize.export_cli import main as edge_export
 from quantize.signed_package import load_private_key
 from quantize.tflite_metadata import embed_metadata
 from tests.device.test_scan import GOOD_IMAGES
 
-SHIPPED = model_store.DEFAULT_MODEL
+SHIPPED = package_data.DEFAULT_MODEL
 
 
 def run(command, *args: str):
@@ -292,7 +295,7 @@ def test_model_list_says_when_pneumoscan_model_overrides_the_active_model(device
 
 
 def test_switching_models_says_when_the_site_calibration_no_longer_applies(device, keys, tmp_path):
-    from edge_app.site_profile import save_profile
+    from edge_app.site.site_profile import save_profile
 
     builtin_sha = model_store.sha256_hex(SHIPPED.read_bytes())
     save_profile({"threshold": 0.2, "model_sha256": builtin_sha, "created_at": "2026-11-01T00:00:00"})

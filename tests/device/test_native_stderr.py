@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from edge_app.native_stderr import without_runtime_info
-from edge_app.runtime import TFLiteClassifier
+from edge_app.inference.native_stderr import without_runtime_info
+from edge_app.inference.runtime import TFLiteClassifier
 from tests.conftest import TINY_INT8_MODEL
 
 
@@ -30,7 +30,10 @@ def test_a_process_without_stderr_still_loads_a_model(tmp_path):
     """A service may start edge-scan with descriptor 2 closed; holding back INFO must not break loading."""
     from tests.conftest import FIXTURES
 
-    code = f"from edge_app.runtime import TFLiteClassifier; TFLiteClassifier({str(TINY_INT8_MODEL)!r}); print('loaded')"
+    code = (
+        "from edge_app.inference.runtime import TFLiteClassifier; "
+        f"TFLiteClassifier({str(TINY_INT8_MODEL)!r}); print('loaded')"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,

@@ -10,11 +10,12 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from edge_app import history, model_store
-from edge_app.cli import main
-from edge_app.model_store import load_model
-from edge_app.ordered_pool import MAX_DEFAULT_JOBS, default_jobs, ordered_map
-from edge_app.scanner import collect_images, scan_files
+from edge_app.cli.main import main
+from edge_app.inference import model_store
+from edge_app.inference.model_store import load_model
+from edge_app.scan.ordered_pool import MAX_DEFAULT_JOBS, default_jobs, ordered_map
+from edge_app.scan.scanner import collect_images, scan_files
+from edge_app.storage import history
 from tests.device.test_scan import make_mixed_batch, with_checksum
 
 

@@ -13,9 +13,9 @@ import platformdirs.windows
 import pytest
 from click.testing import CliRunner
 
-from edge_app import paths
-from edge_app.cli import main
-from edge_app.model_install import trusted_keys_dir
+from edge_app.cli.main import main
+from edge_app.storage import paths
+from edge_app.updates.model_install import trusted_keys_dir
 
 XDG_VARIABLES = ("XDG_DATA_HOME", "XDG_CONFIG_HOME")
 

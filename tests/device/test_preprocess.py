@@ -14,14 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_app.preprocess import (
-    MAX_PIXELS,
-    SOURCE_SIZE_KEY,
-    ImageRejected,
-    decode_image,
-    preprocess,
-    to_model_input,
-)
+from edge_app.intake.preprocess import MAX_PIXELS, SOURCE_SIZE_KEY, decode_image, preprocess, to_model_input
+from edge_app.reasons import ImageRejected
 from tests.conftest import FIXTURE_DATA
 
 XRAY = FIXTURE_DATA / "train" / "NORMAL" / "IM-0237-0001.jpeg"

@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_app import paths
+from edge_app import package_data
 from edge_app.contract import PREPROCESSING_VERSION
-from edge_app.preprocess import preprocess
+from edge_app.intake.preprocess import preprocess
 from tests.conftest import FIXTURES
 
 GOLDEN_IMAGES = {
     # a non-square PNG crop of a fixture X-ray: exact decode, then squash, resize and equalisation
     "png": FIXTURES / "golden" / "person1002_crop.png",
     # a 512x357 bundled sample JPEG: decoded at half size by draft mode first
-    "jpeg": paths.SAMPLES_DIR / "person122_virus_229.jpeg",
+    "jpeg": package_data.SAMPLES_DIR / "person122_virus_229.jpeg",
 }
 GOLDEN_SHA256 = {
     # PREPROCESSING_VERSION -> SHA-256 of preprocess(image).tobytes() (128x128x1 float32) per image

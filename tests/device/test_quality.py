@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_app import quality
-from edge_app.preprocess import ImageRejected, decode_image
+from edge_app import reasons
+from edge_app.intake import quality
+from edge_app.intake.preprocess import decode_image
+from edge_app.reasons import ImageRejected
 from tests.conftest import FIXTURE_DATA
 
 
@@ -52,10 +54,10 @@ def test_size_is_judged_on_the_file_not_the_reduced_decode(xray):
 @pytest.mark.parametrize(
     ("size", "reason"),
     [
-        ((50, 50), quality.TOO_SMALL),
-        ((127, 300), quality.TOO_SMALL),
+        ((50, 50), reasons.TOO_SMALL),
+        ((127, 300), reasons.TOO_SMALL),
         ((128, 128), None),
-        ((400, 130), quality.EXTREME_ASPECT_RATIO),
+        ((400, 130), reasons.EXTREME_ASPECT_RATIO),
     ],
 )
 def test_size_and_shape(xray, size, reason):
@@ -64,19 +66,19 @@ def test_size_and_shape(xray, size, reason):
 
 @pytest.mark.parametrize("value", [0, 128, 255])
 def test_a_uniform_image_is_blank(value):
-    assert rejection(decoded(Image.new("L", (300, 300), value))) == quality.BLANK_IMAGE
+    assert rejection(decoded(Image.new("L", (300, 300), value))) == reasons.BLANK_IMAGE
 
 
 def test_a_nearly_blank_image_with_faint_noise_is_blank():
     rng = np.random.default_rng(1)
     faint = Image.fromarray((120 + rng.integers(0, 10, (300, 300))).astype(np.uint8))
-    assert rejection(decoded(faint)) == quality.BLANK_IMAGE
+    assert rejection(decoded(faint)) == reasons.BLANK_IMAGE
 
 
 def test_mostly_clipped_image_is_saturated(xray):
     pixels = np.asarray(xray.resize((300, 300)), dtype=np.uint8).copy()
     pixels[:, :200] = 255  # two thirds burnt out
-    assert rejection(decoded(Image.fromarray(pixels))) == quality.SATURATED_IMAGE
+    assert rejection(decoded(Image.fromarray(pixels))) == reasons.SATURATED_IMAGE
 
 
 def test_twelve_bit_xray_in_sixteen_bits_is_not_called_blank(xray):
@@ -89,7 +91,7 @@ def test_a_colour_photograph_is_rejected():
     rng = np.random.default_rng(2)
     blocks = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
     photo = Image.fromarray(blocks).resize((640, 480), Image.Resampling.BILINEAR)
-    assert rejection(decoded(photo, "JPEG")) == quality.COLOUR_PHOTO
+    assert rejection(decoded(photo, "JPEG")) == reasons.COLOUR_PHOTO
 
 
 def test_a_film_photo_with_a_colour_cast_is_not_a_colour_photo(xray):
@@ -100,17 +102,27 @@ def test_a_film_photo_with_a_colour_cast_is_not_a_colour_photo(xray):
 def test_reason_codes_are_unique_documented_and_match_the_decoder():
     codes = [
         value
-        for name, value in vars(quality).items()
-        if name.isupper() and isinstance(value, str) and value in quality.REASONS
+        for name, value in vars(reasons).items()
+        if name.isupper() and isinstance(value, str) and name != "DICOM_INSTALL_HINT"
     ]
-    assert sorted(codes) == sorted(quality.REASONS)  # each code has one constant and one explanation
+    rejections = sorted(set(codes) - {reasons.UNREADABLE_FILE, reasons.INFERENCE_FAILED})
+    assert sorted(codes) == sorted(set(codes))  # each code has one constant
+    assert rejections == sorted(reasons.EXPLANATIONS)  # and each rejection one explanation
+    grouped = (
+        reasons.FILE_REASONS
+        + reasons.DECODING_REASONS
+        + reasons.QUALITY_REASONS
+        + reasons.GATE_REASONS
+        + reasons.DICOM_REASONS
+    )
+    assert sorted(grouped) == rejections
     raised = set()
     for data in (b"", b"plain text", b"\xff\xd8\xff\xe0" + b"\0" * 20):
         try:
             decode_image(data)
         except ImageRejected as exc:
             raised.add(exc.reason)
-    assert raised <= set(quality.REASONS) and {quality.EMPTY_FILE, quality.NOT_AN_IMAGE} <= raised
+    assert raised <= set(reasons.DECODING_REASONS) and {reasons.EMPTY_FILE, reasons.NOT_AN_IMAGE} <= raised
 
 
 @pytest.mark.parametrize("levels", [2, 256, 4096, 65536])

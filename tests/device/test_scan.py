@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_app import contract, model_store, quality
-from edge_app.model_store import ModelError, load_model
-from edge_app.preprocess import preprocess
-from edge_app.scanner import (
+from edge_app import contract, reasons
+from edge_app.inference import model_store
+from edge_app.inference.model_store import ModelError, load_model
+from edge_app.intake.preprocess import preprocess
+from edge_app.scan.scanner import (
     ERROR,
     INFERENCE_FAILED,
     OK,
@@ -59,17 +60,17 @@ def make_mixed_batch(folder: Path) -> dict[str, str | None]:
         shutil.copyfile(image, folder / image.name)
         expected[image.name] = None
     (folder / "empty.jpg").write_bytes(b"")
-    expected["empty.jpg"] = quality.EMPTY_FILE
+    expected["empty.jpg"] = reasons.EMPTY_FILE
     (folder / "notes.jpg").write_text("Patient notes, not an image.\n")
-    expected["notes.jpg"] = quality.NOT_AN_IMAGE
+    expected["notes.jpg"] = reasons.NOT_AN_IMAGE
     large = io.BytesIO()
     Image.open(GOOD_IMAGES[0]).resize((600, 500)).save(large, "JPEG", quality=95)
     (folder / "truncated.jpeg").write_bytes(large.getvalue()[: large.tell() // 2])
-    expected["truncated.jpeg"] = quality.CORRUPT_IMAGE
+    expected["truncated.jpeg"] = reasons.CORRUPT_IMAGE
     Image.open(GOOD_IMAGES[1]).resize((50, 50)).save(folder / "tiny.png")
-    expected["tiny.png"] = quality.TOO_SMALL
+    expected["tiny.png"] = reasons.TOO_SMALL
     colour_photo().save(folder / "holiday.jpg", quality=90)
-    expected["holiday.jpg"] = quality.COLOUR_PHOTO
+    expected["holiday.jpg"] = reasons.COLOUR_PHOTO
     return expected
 
 
@@ -166,7 +167,7 @@ def metadata(**overrides) -> dict:
 
 
 def test_embedded_metadata_sets_threshold_and_version_and_the_flag_overrides_it(verified_model, monkeypatch):
-    monkeypatch.setattr("edge_app.runtime.read_metadata", lambda content: metadata())
+    monkeypatch.setattr("edge_app.inference.runtime.read_metadata", lambda content: metadata())
     model = load_model(verified_model)
     assert (model.threshold, model.version) == (0.3, "2025.11-test")
     assert "sensitivity>=0.95" in model.threshold_detail and model.threshold_source == "model"
@@ -176,7 +177,7 @@ def test_embedded_metadata_sets_threshold_and_version_and_the_flag_overrides_it(
 
 def test_a_model_for_another_preprocessing_is_refused(verified_model, monkeypatch):
     other = metadata(input={"preprocessing": contract.PREPROCESSING_NAME, "preprocessing_version": 99})
-    monkeypatch.setattr("edge_app.runtime.read_metadata", lambda content: other)
+    monkeypatch.setattr("edge_app.inference.runtime.read_metadata", lambda content: other)
     with pytest.raises(ModelError, match="expects preprocessing"):
         load_model(verified_model)
 
@@ -278,7 +279,7 @@ def test_a_file_name_that_is_not_utf8_is_scanned_printed_and_stored(model, tmp_p
     import json
     import os
 
-    from edge_app import history
+    from edge_app.storage import history
 
     odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.jpeg"))  # a Latin-1 name
     shutil.copyfile(GOOD_IMAGES[0], odd)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from edge_app import model_store
-from edge_app.cli import main
+from edge_app.cli.main import main
+from edge_app.inference import model_store
 
 
 def test_the_shipped_model_passes_selftest_on_the_bundled_samples(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from edge_app.files import sha256_hex
-from edge_app.model_store import DEFAULT_MODEL
+from edge_app.package_data import DEFAULT_MODEL
 from tests.fixtures.shipped_golden import GOLDEN, probabilities
 
 TOLERANCE = 1.5 / 256

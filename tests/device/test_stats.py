@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge_app import calibration, history, site_profile, stats
-from edge_app.cli import main
+from edge_app.cli.main import main
 from edge_app.record import ScanResult
+from edge_app.site import calibration, site_profile, stats
+from edge_app.storage import history
 
 MODEL_SHA = "b" * 64
 THRESHOLD = 0.4

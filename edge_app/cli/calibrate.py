@@ -1,0 +1,82 @@
+"""What `edge-scan calibrate` does, apart from parsing its options (see cli.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from edge_app.cli.progress import Progress
+from edge_app.inference.model_store import ScanModel
+from edge_app.outputs import calibration_report
+from edge_app.site import calibration, site_profile
+from edge_app.threshold import SITE
+
+
+def check_target(value: float) -> float:
+    """A target sensitivity the floor can support: above SENSITIVITY_FLOOR, at most 1."""
+    floor = calibration.SENSITIVITY_FLOOR
+    if not floor < value <= 1.0:  # also false for NaN
+        raise ValueError(
+            f"{value:g} is not a target this device can back: give a sensitivity above {floor:.2f} and at most 1, "
+            "such as 0.95."
+        )
+    return value
+
+
+def show() -> None:
+    profile = _active_profile()
+    if profile is None:
+        click.echo("No site profile is active: scans use the model's own threshold.")
+        return
+    click.echo(calibration_report.show(profile, str(site_profile.active_profile_path())))
+
+
+def reset() -> None:
+    removed = site_profile.reset_profile()
+    if removed is None:
+        click.echo("No site profile was active: scans already use the model's own threshold.")
+    else:
+        click.echo(
+            f"Site profile {removed} is no longer used: scans now use the model's own threshold. "
+            f"Every profile saved stays in {site_profile.archive_dir()}."
+        )
+
+
+def run(folder: Path | None, labels_csv: Path | None, target: float, operator: str | None, model: ScanModel) -> None:
+    """Scan the labelled images, print the comparison, and save the profile unless it must be refused.
+    Exits 1 when refused (nothing changed)."""
+    try:
+        images = calibration.images_in_csv(labels_csv) if labels_csv else calibration.images_in_folder(folder)
+    except calibration.CalibrationError as exc:
+        raise click.UsageError(str(exc)) from exc
+    progress = Progress(len(images))
+    site_scan = calibration.scan_site_images(images, model, progress.advance)
+    progress.clear()
+    for result in site_scan.rejected:
+        click.echo(f"Not scanned, left out: {result.path}: {result.message}", err=True)
+    try:
+        profile = calibration.calibrate(site_scan, model, target, operator, str(labels_csv or folder))
+    except calibration.CalibrationError as exc:
+        raise click.ClickException(f"{exc} Nothing was changed.") from exc
+    click.echo(calibration_report.summary(profile))
+    if profile["refused"]:
+        click.echo(calibration_report.refusal(profile, _threshold_in_use(model)))
+        sys.exit(1)
+    path = site_profile.save_profile(profile)
+    click.echo(calibration_report.saved(profile, str(path)))
+
+
+def _threshold_in_use(model: ScanModel) -> str:
+    site_model, _ = site_profile.with_site_threshold(model)
+    if site_model.threshold_source == SITE:
+        return f"scans keep using the earlier site threshold {site_model.threshold:.3f}."
+    return f"scans keep using the model's own threshold {model.threshold:.3f}."
+
+
+def _active_profile() -> dict | None:
+    try:
+        return site_profile.load_profile()
+    except site_profile.ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc

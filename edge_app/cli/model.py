@@ -1,0 +1,134 @@
+"""`edge-scan model ...`: install signed model updates, list them, roll back, manage trusted keys.
+
+Kept apart from cli.py so the scanning commands stay short; cli.py adds this group.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+
+class Refused(click.ClickException):
+    """An update or key command that was refused; the active model is unchanged."""
+
+    exit_code = 1
+
+
+@click.group(name="model")
+def model_group() -> None:
+    """Install a signed model update, list installed models, roll back, manage trusted keys.
+
+    Scans use the active model unless --model or PNEUMOSCAN_MODEL says otherwise.
+    """
+
+
+@model_group.command()
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def install(package: Path) -> None:
+    """Install a signed model package (.pnsm) and make it the active model.
+
+    The package must be signed by a trusted key, unchanged, fit this PneumoScan,
+    and pass the self-test on the sample X-rays; otherwise nothing changes.
+    """
+    from edge_app.updates.model_install import install_package
+    from edge_app.updates.model_package import PackageRefused
+
+    click.echo(f"Checking {package} ...", err=True)
+    try:
+        installed = _checked(install_package, package)
+    except PackageRefused as exc:
+        raise Refused(f"Model NOT installed ({exc.reason}): {exc} The active model has not changed.") from exc
+    record = installed.record
+    click.echo(f"Signature: valid, key {record.get('signed_by')}")
+    click.echo(f"Self-test: passed on {len(installed.report.results)} sample X-rays")
+    click.echo(f"Active model: {installed.model_id} (version {record.get('model_version')})")
+    click.echo(f"Previous model {installed.previous} is kept: `edge-scan model rollback` returns to it.")
+    _calibration_note(record.get("model_sha256", ""))
+
+
+@model_group.command(name="list")
+def list_command() -> None:
+    """List the built-in and installed models; the active one is marked."""
+    from edge_app.inference.model_store import MODEL_ENV
+    from edge_app.updates.model_install import list_models
+
+    for model_id, role, record in _checked(list_models):
+        mark = {"active": "* active  ", "previous": "  previous"}.get(role, "          ")
+        signed = f"  signed by {record['signed_by']}" if "signed_by" in record else ""
+        when = f"  installed {record['installed_at']}" if "installed_at" in record else ""
+        click.echo(f"{mark}  {model_id:<16}  {record.get('model_version')}{signed}{when}")
+    override = os.environ.get(MODEL_ENV)
+    if override:
+        click.echo(f"Note: scans use {override} instead, because {MODEL_ENV} is set.", err=True)
+
+
+@model_group.command()
+def rollback() -> None:
+    """Go back to the model that was active before the current one."""
+    from edge_app.updates.model_install import model_sha256
+    from edge_app.updates.model_install import rollback as roll_back
+
+    active = _checked(roll_back)
+    click.echo(f"Active model: {active}")
+    _calibration_note(model_sha256(active))
+
+
+@model_group.command()
+@click.argument("public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def trust(public_key: Path) -> None:
+    """Trust packages signed with this site's Ed25519 public key (a .pub from `edge-export keygen`)."""
+    from edge_app.updates.model_install import trust_key
+
+    click.echo(f"Trusted key {_checked(trust_key, public_key)}")
+
+
+@model_group.command()
+@click.argument("key_id")
+def untrust(key_id: str) -> None:
+    """Stop trusting a site key, by the key id that `edge-scan model keys` shows."""
+    from edge_app.updates.model_install import untrust_key
+
+    _checked(untrust_key, key_id)
+    click.echo(f"Key {key_id} is no longer trusted.")
+
+
+@model_group.command()
+def keys() -> None:
+    """List the keys model packages may be signed with."""
+    from edge_app.package_data import PROJECT_KEY_FILE
+    from edge_app.updates.model_install import trusted_keys, trusted_keys_dir
+
+    for identifier in _checked(trusted_keys):
+        site_file = trusted_keys_dir() / f"{identifier}.pub"
+        click.echo(f"{identifier}  {site_file if site_file.is_file() else f'project key ({PROJECT_KEY_FILE})'}")
+
+
+def _calibration_note(active_sha256: str) -> None:
+    """A site calibration belongs to one model: say so when the model just switched to is another."""
+    from edge_app.site.site_profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile()
+    except ProfileError:
+        return  # scans report a damaged profile themselves
+    if profile is not None and profile["model_sha256"] != active_sha256:
+        click.echo(
+            "Note: the site calibration was made for another model, so scans now use this model's own threshold. "
+            "Calibrate again with `edge-scan calibrate`.",
+            err=True,
+        )
+
+
+def _checked(action, *args):
+    """Run a model command, turning its known failures into a plain message and exit 1."""
+    from edge_app.storage.active_model import ActivePointerDamaged
+    from edge_app.updates.model_install import InstallError
+    from edge_app.updates.signing import KeyFileError
+
+    try:
+        return action(*args)
+    except (InstallError, KeyFileError, ActivePointerDamaged, OSError) as exc:
+        raise Refused(str(exc)) from exc

@@ -1,0 +1,132 @@
+"""Run a .tflite model with whichever TFLite interpreter this machine has.
+
+ai-edge-litert is the supported runtime (small, numpy 2, aarch64 wheels);
+tflite_runtime and TensorFlow's tf.lite are fallbacks for machines that
+already have them. TensorFlow is only tried last, because importing it costs
+seconds and gigabytes on a device.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata as package_metadata
+from pathlib import Path
+
+import numpy as np
+
+from edge_app.files import sha256_hex
+from edge_app.inference.model_metadata import read_metadata
+from edge_app.inference.native_stderr import without_runtime_info
+
+_RUNTIMES = (
+    ("ai-edge-litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
+    ("tflite-runtime", "tflite_runtime.interpreter", "tflite-runtime"),
+    ("tensorflow", "tensorflow.lite", "tensorflow"),
+)
+
+
+NO_RUNTIME_MESSAGE = (
+    "No TensorFlow Lite runtime is installed on this device, so no X-ray can be scanned. "
+    "Install it with: pip install ai-edge-litert"
+)
+
+
+class RuntimeUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    version: str
+    interpreter_class: type
+
+
+@cache
+def load_runtime() -> Runtime:
+    """The first TFLite interpreter that imports, in order of preference."""
+    for name, module_name, distribution in _RUNTIMES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        try:
+            version = package_metadata.version(distribution)
+        except package_metadata.PackageNotFoundError:
+            version = "unknown"
+        return Runtime(name, version, module.Interpreter)
+    raise RuntimeUnavailable(NO_RUNTIME_MESSAGE)
+
+
+class TFLiteClassifier:
+    """A .tflite classifier with one output tensor: the pneumonia model (P(PNEUMONIA)) or the chest X-ray gate
+    (one probability per class).
+
+    Takes the float model input from `edge_app.intake.preprocess` and quantizes and dequantizes with the
+    model's own tensor parameters, so int8, dynamic-range and float32 models are used the same way.
+    """
+
+    def __init__(self, model: Path | bytes, num_threads: int = 1) -> None:
+        self.path = None if isinstance(model, bytes) else Path(model)
+        self.content = model if isinstance(model, bytes) else Path(model).read_bytes()
+        self.sha256 = sha256_hex(self.content)
+        self.metadata = read_metadata(self.content)
+        self.runtime = load_runtime()
+        with without_runtime_info():
+            self.interpreter = self.runtime.interpreter_class(model_content=self.content, num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        # Read once: in a batch scan every image's quantization runs on the main thread, under the GIL.
+        self._input_shape = tuple(int(d) for d in self._input["shape"])
+        self._input_dtype = np.dtype(self._input["dtype"])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self._input_shape
+
+    @property
+    def input_size(self) -> int:
+        return self.input_shape[1]
+
+    @property
+    def outputs_size(self) -> int:
+        return int(np.prod(self._output["shape"]))
+
+    @property
+    def input_dtype(self) -> str:
+        return self._input_dtype.name
+
+    def input_tensor(self, x: np.ndarray) -> np.ndarray:
+        """The model's input tensor for one preprocessed image, quantized with the model's own scale and zero
+        point; public so batch benchmarks and exports reuse this quantization rather than copy it."""
+        dtype = self._input_dtype
+        x = np.asarray(x, dtype=np.float32).reshape(self._input_shape)
+        if dtype == np.float32:
+            return x
+        scale, zero_point = self._input["quantization"]
+        info = np.iinfo(dtype)
+        # In place, and with ufuncs rather than np.clip's Python wrapper: in a batch scan this runs on the
+        # main thread, which must win the GIL back from the reading threads after every array operation.
+        quantized = x / scale
+        quantized += zero_point
+        np.rint(quantized, out=quantized)
+        np.maximum(quantized, info.min, out=quantized)
+        np.minimum(quantized, info.max, out=quantized)
+        return quantized.astype(dtype)
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """Every output value, dequantized, for one preprocessed image of shape (size, size, 1)."""
+        self.interpreter.set_tensor(self._input["index"], self.input_tensor(x))
+        self.interpreter.invoke()
+        raw = self.interpreter.get_tensor(self._output["index"]).reshape(-1)
+        scale, zero_point = self._output["quantization"]
+        if np.dtype(self._output["dtype"]) == np.float32:
+            return raw.astype(np.float64)
+        return (raw.astype(np.float64) - zero_point) * scale
+
+    def predict(self, x: np.ndarray) -> float:
+        """P(PNEUMONIA) for one preprocessed image of shape (size, size, 1)."""
+        return float(self.outputs(x)[0])

@@ -1,0 +1,194 @@
+"""Scan image files: bytes -> checks -> model -> one result record per image.
+
+Each file is read once; its SHA-256 and its decoded pixels come from the same
+bytes, so the hash in the history is the hash of exactly what was scanned.
+A bad image never stops a batch: it becomes a `rejected` (or `error`) result
+and the next image is scanned.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_app.files import sha256_hex
+from edge_app.inference.gate import GATE_INPUT_SIZE, Correction
+from edge_app.inference.model_store import ScanModel
+from edge_app.intake.decode import decode_input
+from edge_app.intake.dicom_input import is_dicom_file
+from edge_app.intake.image_file import read_image_file
+from edge_app.intake.preprocess import to_model_input
+from edge_app.intake.quality import check_quality
+from edge_app.reasons import INFERENCE_FAILED, UNREADABLE_FILE, ImageRejected
+from edge_app.record import ERROR, OK, REJECTED, ScanResult, now_utc
+from edge_app.scan.ordered_pool import ordered_map
+from edge_app.scoring import classify, threshold_score
+
+SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".dcm"})
+"""File types picked up from folders, besides extension-less DICOM files. JPEG,
+PNG and (with the dicom extra) DICOM can be scanned; the others are listed so
+they are reported as unsupported rather than silently skipped."""
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    """Who scanned, for whom: recorded with every result."""
+
+    patient_id: str | None = None
+    operator: str | None = None
+
+
+def display_path(path: Path) -> str:
+    """The path as text that JSON, CSV and SQLite all accept: a file name that is not
+    valid UTF-8 (say, Latin-1 from an old USB stick) keeps its odd bytes as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
+    """Files named on the command line, plus the image files inside named folders.
+
+    A file named explicitly is always scanned, whatever its name (a text file
+    called x.jpg is then rejected with a reason). Hidden files are skipped.
+    Each file appears once, in the order given, folders sorted by name.
+    """
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            candidates = path.rglob("*") if recursive else path.iterdir()
+            found.extend(
+                sorted(
+                    p
+                    for p in candidates
+                    if p.is_file()  # first: opening a pipe to look for a DICOM preamble would wait forever
+                    and (p.suffix.lower() in SCAN_SUFFIXES or (not p.suffix and is_dicom_file(p)))
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            )
+        else:
+            found.append(path)
+    seen: set[Path] = set()
+    unique = []
+    for path in found:
+        key = Path(os.path.realpath(path))  # never raises, even for a link that leads back to itself
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """An image file read, hashed, checked and preprocessed: everything before the model.
+
+    `failure` is (status, reason, message) when the image must not reach the model."""
+
+    path: Path
+    sha256: str | None
+    model_input: np.ndarray | None
+    failure: tuple[str, str, str] | None
+    seconds: float
+    patient_id: str | None = None
+    """From the DICOM header, for a DICOM file."""
+    study_uid: str | None = None
+    gate_input: np.ndarray | None = None
+    """The chest X-ray gate's input, made from the same decoded image."""
+
+
+def prepare_image(path: Path, input_size: int) -> PreparedImage:
+    """Read, hash, decode, quality-check and preprocess one file; never raises for a bad image.
+
+    Safe to run in worker threads: it touches no model and no shared state."""
+    started = time.perf_counter()
+    sha256 = model_input = gate_input = failure = dicom = None
+    try:
+        data = read_image_file(Path(path))
+        sha256 = sha256_hex(data)
+        image, dicom = decode_input(data, input_size, Path(path).name)
+        check_quality(image)
+        model_input = to_model_input(image, input_size)
+        gate_input = to_model_input(image, GATE_INPUT_SIZE)
+    except ImageRejected as exc:
+        failure = (REJECTED, exc.reason, str(exc))
+        dicom = getattr(exc, "tags", dicom)  # a rejected DICOM still says whose it is
+    except OSError as exc:
+        failure = (ERROR, UNREADABLE_FILE, f"The file could not be read ({exc.strerror or exc}).")
+    except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
+        failure = (ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}")
+    seconds = time.perf_counter() - started
+    patient_id, study_uid = (None, None) if dicom is None else (dicom.patient_id, dicom.study_uid)
+    return PreparedImage(Path(path), sha256, model_input, failure, seconds, patient_id, study_uid, gate_input)
+
+
+def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:
+    """Run the model on a prepared image and make its result record; never raises for a bad image.
+    `elapsed_ms` is the work spent on this image (preparing plus the model), not time spent waiting in a queue."""
+    started = time.perf_counter()
+    label = probability = score = uncertain = refer = reason = message = correction = None
+    if prepared.failure is not None:
+        status, reason, message = prepared.failure
+    else:
+        try:
+            righted = model.gate.check_input(prepared.gate_input) if model.gate is not None else Correction()
+            found = model.classifier.predict(righted.apply(prepared.model_input))
+            verdict = classify(found, model.threshold, model.labels)
+            found_score = round(threshold_score(found, model.threshold))
+            # Assigned together once every step succeeded: an error record never carries a label.
+            probability, (label, uncertain, refer), score, status = found, verdict, found_score, OK
+            correction, message = righted.code, righted.sentence if righted.needed else None
+        except ImageRejected as exc:  # the gate: not a chest X-ray, or unsure which way up
+            status, reason, message = REJECTED, exc.reason, str(exc)
+        except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
+            status, reason, message = ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}"
+    return ScanResult(
+        path=display_path(prepared.path),
+        status=status,
+        label=label,
+        probability=probability,
+        score=score,
+        threshold=model.threshold,
+        uncertain=uncertain,
+        refer=refer,
+        reason=reason,
+        message=message,
+        sha256=prepared.sha256,
+        model_sha256=model.sha256,
+        model_version=model.version,
+        runtime=model.runtime,
+        scanned_at=now_utc(),
+        elapsed_ms=round((prepared.seconds + time.perf_counter() - started) * 1000.0, 2),
+        patient_id=context.patient_id or prepared.patient_id,
+        operator=context.operator,
+        study_uid=prepared.study_uid,
+        model_verified=model.verified,
+        correction=correction,
+        threshold_source=model.threshold_source,
+    )
+
+
+def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:
+    """Scan one image file; never raises for a bad image."""
+    return scan_prepared(prepare_image(path, model.input_size), model, context)
+
+
+def scan_files(
+    paths: Iterable[Path],
+    model: ScanModel,
+    context: ScanContext = ScanContext(),
+    record: Callable[[ScanResult], None] | None = None,
+    jobs: int = 1,
+) -> Iterator[ScanResult]:
+    """Scan files in input order. With jobs > 1, files are read and decoded on `jobs` threads, eight at a
+    time and a few groups ahead, while the model runs here, one image at a time. `record(result)` (the history) runs
+    before the result is handed on, so nothing is shown that was not saved first."""
+    prepared_images = ordered_map(lambda path: prepare_image(path, model.input_size), paths, jobs)
+    for prepared in prepared_images:
+        result = scan_prepared(prepared, model, context)
+        if record is not None:
+            record(result)
+        yield result

@@ -1,0 +1,231 @@
+"""Site calibration: choose a threshold on a site's own labelled X-rays, and refuse weak evidence.
+
+A model's own threshold was chosen on the images it was trained near; at a new
+site (another X-ray machine, another population) the same threshold can refer
+twice as many healthy children. WHO guidance on computer-aided detection asks
+each site to calibrate on its own labelled images. The threshold chosen here is
+the highest one that still catches the target share of the site's pneumonia
+images, and it is only activated when the images are enough to back that
+claim: see MIN_PER_CLASS and SENSITIVITY_FLOOR.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_app.contract import LABELS
+from edge_app.inference.model_store import ScanModel
+from edge_app.record import OK, ScanResult, now_utc
+from edge_app.scan.scanner import scan_file
+from edge_app.scoring import classify
+from edge_app.site import metrics
+from edge_app.site.dataset import DatasetError, list_split
+from edge_app.site.site_profile import PROFILE_FORMAT
+from edge_app.threshold import check_threshold
+
+MIN_PER_CLASS = 30
+"""Fewer images of either class give intervals too wide to mean anything (with 30
+NORMAL images, a specificity of 0.80 is only known to lie between 0.61 and 0.92)."""
+SENSITIVITY_FLOOR = 0.90
+"""The one-sided 95% lower confidence bound of sensitivity at the new threshold must
+reach this: the minimum sensitivity of WHO's target product profile for a triage
+test (2014, also used for CAD in TB screening in 2021). Below it the site cannot
+show that the new threshold still catches most pneumonia."""
+CLAIM_LEVEL = 0.95
+MAX_IMAGES_HINT = 100_000
+
+
+class CalibrationError(Exception):
+    """The labelled images cannot be read; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    path: Path
+    label: int  # index into LABELS
+
+
+@dataclass(frozen=True)
+class SiteScan:
+    """Scanned labelled images: the accepted ones with their probability, and the rejected ones."""
+
+    images: list[LabelledImage]
+    results: list[ScanResult]
+
+    @property
+    def accepted(self) -> list[tuple[LabelledImage, ScanResult]]:
+        return [(image, result) for image, result in zip(self.images, self.results, strict=True) if result.status == OK]
+
+    @property
+    def rejected(self) -> list[ScanResult]:
+        return [result for result in self.results if result.status != OK]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Labels (True = PNEUMONIA) and probabilities of the accepted images."""
+        pairs = self.accepted
+        return (
+            np.array([image.label == 1 for image, _ in pairs], dtype=bool),
+            np.array([result.probability for _, result in pairs], dtype=np.float64),
+        )
+
+
+def images_in_folder(folder: Path) -> list[LabelledImage]:
+    """The images of a folder holding NORMAL/ and PNEUMONIA/ subfolders."""
+    try:
+        return [LabelledImage(example.path, example.label) for example in list_split(Path(folder), "site")]
+    except DatasetError as exc:
+        raise CalibrationError(str(exc)) from exc
+
+
+def images_in_csv(csv_path: Path) -> list[LabelledImage]:
+    """Rows of `path,label` (NORMAL or PNEUMONIA); relative paths are read from the CSV's folder."""
+    csv_path = Path(csv_path)
+    try:
+        rows = list(csv.reader(csv_path.read_text(encoding="utf-8-sig").splitlines()))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalibrationError(f"{csv_path}: cannot be read ({exc}).") from exc
+    images = []
+    for number, row in enumerate(rows, start=1):
+        if (
+            not row
+            or not "".join(row).strip()
+            or (number == 1 and [c.strip().lower() for c in row] == ["path", "label"])
+        ):
+            continue
+        if len(row) != 2 or row[1].strip().upper() not in LABELS:
+            raise CalibrationError(f"{csv_path}, line {number}: expected 'path,NORMAL' or 'path,PNEUMONIA', got {row}.")
+        path = Path(row[0].strip())
+        path = path if path.is_absolute() else csv_path.parent / path
+        if not path.is_file():
+            raise CalibrationError(f"{csv_path}, line {number}: {path} is not a file.")
+        images.append(LabelledImage(path, LABELS.index(row[1].strip().upper())))
+    if not images:
+        raise CalibrationError(f"{csv_path}: holds no 'path,label' rows.")
+    return images
+
+
+def scan_site_images(
+    images: Iterable[LabelledImage], model: ScanModel, advance: Callable[[], None] = lambda: None
+) -> SiteScan:
+    """Scan each image with the model at its own threshold, through the one preprocessing and quality gate."""
+    images = list(images)
+    results = []
+    for image in images:
+        results.append(scan_file(image.path, model))
+        advance()
+    return SiteScan(images, results)
+
+
+def _rate(successes: int, trials: int) -> dict:
+    if trials == 0:
+        return {"value": None, "ci95": None}
+    low, high = metrics.clopper_pearson_interval(successes, trials)
+    return {"value": successes / trials, "ci95": [low, high]}
+
+
+def operating_point(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
+    """Sensitivity, specificity and referrals at `threshold`, each with its exact 95% interval.
+
+    "Referred" counts what edge-scan does: a child is referred when PNEUMONIA is
+    suspected or when the score is in the uncertain band around the threshold.
+    """
+    counts = metrics.confusion(labels, probabilities, threshold)
+    refer = np.array([classify(float(p), threshold, LABELS)[2] for p in probabilities], dtype=bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    return {
+        "threshold": threshold,
+        "confusion": counts,
+        "sensitivity": _rate(counts["tp"], n_pos),
+        "sensitivity_at_least": metrics.exact_lower_bound(counts["tp"], n_pos, CLAIM_LEVEL) if n_pos else 0.0,
+        "specificity": _rate(counts["tn"], n_neg),
+        "healthy_called_pneumonia": _rate(counts["fp"], n_neg),
+        "healthy_referred": _rate(int((refer & ~labels).sum()), n_neg),
+        "pneumonia_referred": _rate(int((refer & labels).sum()), n_pos),
+        "referral_rate": _rate(int(refer.sum()), len(labels)),
+    }
+
+
+def more_positives_needed(n_positive: int, sensitivity: float) -> int | None:
+    """How many more pneumonia images would lift the exact lower bound to the floor, if new images
+    show the same sensitivity as these; None when no number would (sensitivity at or under the floor)."""
+    if sensitivity <= SENSITIVITY_FLOOR:
+        return None
+    for total in range(max(n_positive, 1), MAX_IMAGES_HINT):
+        if metrics.exact_lower_bound(math.floor(sensitivity * total), total, CLAIM_LEVEL) >= SENSITIVITY_FLOOR:
+            return max(total - n_positive, 0)
+    return None
+
+
+def refusal_reasons(n_per_class: dict[str, int], site: dict) -> list[str]:
+    """Why this calibration cannot be trusted, in plain sentences; empty when it can."""
+    reasons = [
+        f"Only {n_per_class[name]} usable {name} images: at least {MIN_PER_CLASS} are needed "
+        f"(add {MIN_PER_CLASS - n_per_class[name]} more)."
+        for name in LABELS
+        if n_per_class[name] < MIN_PER_CLASS
+    ]
+    if n_per_class[LABELS[1]] == 0:
+        return reasons
+    at_least = site["sensitivity_at_least"]
+    if at_least < SENSITIVITY_FLOOR:
+        sensitivity = site["sensitivity"]["value"]
+        needed = more_positives_needed(n_per_class[LABELS[1]], sensitivity)
+        hint = (
+            f"About {needed} more PNEUMONIA images are needed if they show the same sensitivity ({sensitivity:.3f})."
+            if needed is not None
+            else "More images would not help at this target: choose a higher --target-sensitivity."
+        )
+        reasons.append(
+            f"With these images the sensitivity at the new threshold is only known to be at least {at_least:.3f} "
+            f"(95% confidence), under the floor of {SENSITIVITY_FLOOR:.2f}. {hint}"
+        )
+    return reasons
+
+
+def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, target: float) -> float:
+    """The highest threshold reaching `target` sensitivity on the site's images; CalibrationError if
+    that is not a usable threshold (the model gives some pneumonia images probability 0)."""
+    threshold = metrics.threshold_for_sensitivity(labels, probabilities, target)
+    try:
+        return check_threshold(threshold)
+    except ValueError as exc:
+        raise CalibrationError(f"No usable threshold reaches sensitivity {target:.2f} on these images: {exc}") from exc
+
+
+def calibrate(site_scan: SiteScan, model: ScanModel, target: float, operator: str | None, source: str) -> dict:
+    """The site profile for these scans: the chosen threshold and the evidence behind it.
+
+    `refused` lists why it must not be activated (empty when it may be).
+    The model's own threshold is measured on the same images, so the two can be compared.
+    """
+    labels, probabilities = site_scan.arrays()
+    n_per_class = {name: int((labels == bool(index)).sum()) for index, name in enumerate(LABELS)}
+    reasons = [] if n_per_class[LABELS[1]] else [f"No usable {LABELS[1]} images: a threshold cannot be chosen."]
+    site = None
+    if not reasons:
+        threshold = choose_threshold(labels, probabilities, target)
+        site = operating_point(labels, probabilities, threshold)
+        reasons = refusal_reasons(n_per_class, site)
+    return {
+        "format": PROFILE_FORMAT,
+        "threshold": None if site is None else site["threshold"],
+        "target_sensitivity": target,
+        "sensitivity_floor": SENSITIVITY_FLOOR,
+        "created_at": now_utc(),
+        "operator": operator,
+        "source": source,
+        "model_sha256": model.sha256,
+        "model_version": model.version,
+        "counts": n_per_class | {"rejected": len(site_scan.rejected)},
+        "site_threshold": site,
+        "model_threshold": operating_point(labels, probabilities, model.threshold),
+        "images": [{"sha256": result.sha256, "label": LABELS[image.label]} for image, result in site_scan.accepted],
+        "rejected": [{"path": r.path, "reason": r.reason} for r in site_scan.rejected],
+        "refused": reasons,
+    }

@@ -1,0 +1,77 @@
+"""Which model scans use by default: a small pointer file, switched atomically.
+
+Installed models live in `<data folder>/models/<id>/`; `models/active.json`
+names the active one and the ones active before it (most recent last), so a
+rollback knows where to go. The pointer is replaced in one rename, so a power
+cut during an update leaves either the old or the new model active, never a
+mixture. "built-in" is the model that ships inside the PneumoScan package.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_app.files import atomic_write_text
+from edge_app.storage.paths import data_dir
+
+BUILT_IN = "built-in"
+MODELS_FOLDER = "models"
+ACTIVE_FILE = "active.json"
+MODEL_FILE_NAME = "pneumoscan.tflite"
+
+
+class ActivePointerDamaged(ValueError):
+    """models/active.json cannot be read or names a model that is not there."""
+
+
+@dataclass(frozen=True)
+class ActiveState:
+    active: str = BUILT_IN
+    previous: tuple[str, ...] = ()
+    """Models active before this one, most recent last: what `model rollback` returns to."""
+
+
+def models_dir() -> Path:
+    return data_dir() / MODELS_FOLDER
+
+
+def model_file(model_id: str) -> Path:
+    return models_dir() / model_id / MODEL_FILE_NAME
+
+
+def read_state() -> ActiveState:
+    path = models_dir() / ACTIVE_FILE
+    if not path.is_file():
+        return ActiveState()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        state = ActiveState(str(data["active"]), tuple(str(item) for item in data.get("previous", [])))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ActivePointerDamaged(
+            f"{path}: the record of the active model is damaged ({exc}). "
+            "Install a model package again, or delete this file to go back to the built-in model."
+        ) from exc
+    if "/" in state.active or "\\" in state.active or state.active.startswith("."):
+        raise ActivePointerDamaged(f"{path}: names an invalid model {state.active!r}.")
+    return state
+
+
+def write_state(state: ActiveState) -> None:
+    text = json.dumps({"active": state.active, "previous": list(state.previous)}, indent=2) + "\n"
+    atomic_write_text(models_dir() / ACTIVE_FILE, text)
+
+
+def active_model_path() -> Path | None:
+    """The active installed model file, or None when the built-in model is active."""
+    state = read_state()
+    if state.active == BUILT_IN:
+        return None
+    path = model_file(state.active)
+    if not path.is_file():
+        raise ActivePointerDamaged(
+            f"The active model {state.active} is missing from {path.parent}. "
+            "Run `edge-scan model rollback` to use the previous model, or install the package again."
+        )
+    return path

@@ -1,0 +1,207 @@
+"""Install, list and roll back signed model updates on a device.
+
+An update is accepted only if every step passes, in this order: the package
+signature checks out against a trusted key, every file matches its signed hash,
+the model fits this device's contract (preprocessing, input size, labels), and
+the self-test on the bundled sample X-rays passes with the new model. Only then
+is the active-model pointer switched; until then nothing a scan uses changes.
+Earlier models stay installed, so `rollback` is one pointer switch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from edge_app import contract
+from edge_app.files import atomic_write_bytes, replace_folder, sha256_hex
+from edge_app.inference.model_metadata import read_metadata
+from edge_app.inference.model_store import ModelError, ScanModel, load_model, sidecar_path
+from edge_app.package_data import DEFAULT_MODEL, PROJECT_KEY_FILE
+from edge_app.record import now_utc
+from edge_app.storage.active_model import (
+    BUILT_IN,
+    MODEL_FILE_NAME,
+    ActivePointerDamaged,
+    ActiveState,
+    model_file,
+    models_dir,
+    read_state,
+    write_state,
+)
+from edge_app.storage.paths import config_dir
+from edge_app.updates.model_package import CARD_FILE, MANIFEST_FILE, ModelPackage, PackageRefused, read_package
+from edge_app.updates.selftest import SelftestReport, run_selftest
+from edge_app.updates.signing import key_id, load_public_key, public_key_pem
+
+TRUSTED_KEYS_FOLDER = "trusted_keys"
+INSTALL_RECORD = "installed.json"
+
+
+class InstallError(Exception):
+    """A model command that cannot be done (nothing to roll back to, unknown key id ...)."""
+
+
+@dataclass(frozen=True)
+class Installed:
+    model_id: str
+    record: dict
+    report: SelftestReport
+    previous: str
+
+
+def trusted_keys_dir() -> Path:
+    return config_dir() / TRUSTED_KEYS_FOLDER
+
+
+def trusted_keys() -> dict[str, Ed25519PublicKey]:
+    """Key id -> key: the project key shipped in PneumoScan plus the keys this site trusts."""
+    project = load_public_key(PROJECT_KEY_FILE)
+    keys = {key_id(project): project}
+    for path in sorted(trusted_keys_dir().glob("*.pub")):
+        key = load_public_key(path)
+        keys[key_id(key)] = key
+    return keys
+
+
+def trust_key(path: Path) -> str:
+    """Add a site's public key to the keys packages may be signed with; returns its key id."""
+    key = load_public_key(path)
+    identifier = key_id(key)
+    atomic_write_bytes(trusted_keys_dir() / f"{identifier}.pub", public_key_pem(key))
+    return identifier
+
+
+def untrust_key(identifier: str) -> None:
+    """Stop trusting a site key (after a rotation). The project key cannot be removed this way."""
+    if identifier == key_id(load_public_key(PROJECT_KEY_FILE)):
+        raise InstallError(f"{identifier} is the PneumoScan project key, which ships with the software.")
+    path = trusted_keys_dir() / f"{identifier}.pub"
+    if not path.is_file():
+        raise InstallError(f"No trusted site key {identifier} on this device (see `edge-scan model keys`).")
+    path.unlink()
+
+
+def check_package_contract(package: ModelPackage, model: ScanModel) -> None:
+    """Refuse a model whose metadata does not describe exactly what this device runs."""
+    metadata = package.metadata
+    problems = []
+    if read_metadata(package.model) != metadata:
+        problems.append("metadata.json differs from the metadata inside the model")
+    if tuple(metadata.get("labels", ())) != contract.LABELS:
+        problems.append(f"labels {metadata.get('labels')} are not {list(contract.LABELS)}")
+    size = metadata.get("input", {}).get("size")
+    if size != model.input_size:
+        problems.append(f"metadata input size {size} does not match the model's {model.input_size} px input")
+    if problems:
+        raise PackageRefused("incompatible", "The model does not fit this PneumoScan: " + "; ".join(problems) + ".")
+
+
+def _stage(package: ModelPackage, source: Path) -> Path:
+    """Write the package's files into a hidden folder beside the installed models."""
+    staging = models_dir() / f".incoming-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    model_path = staging / MODEL_FILE_NAME
+    model_path.write_bytes(package.model)
+    sidecar_path(model_path).write_text(f"{package.manifest['model_sha256']}  {MODEL_FILE_NAME}\n", encoding="utf-8")
+    (staging / CARD_FILE).write_text(package.card, encoding="utf-8")
+    (staging / MANIFEST_FILE).write_text(json.dumps(package.manifest, indent=2) + "\n", encoding="utf-8")
+    record = {
+        "model_sha256": package.manifest["model_sha256"],
+        "model_version": str(package.metadata.get("model_version", "unversioned")),
+        "threshold": package.metadata.get("threshold"),
+        "signed_by": package.key_id,
+        "package": source.name,
+        "installed_at": now_utc(),
+    }
+    (staging / INSTALL_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return staging
+
+
+def _verify_staged(staging: Path, package: ModelPackage) -> SelftestReport:
+    try:
+        model = load_model(staging / MODEL_FILE_NAME)
+    except ModelError as exc:
+        raise PackageRefused("incompatible", str(exc).replace(str(staging / MODEL_FILE_NAME), "The model")) from exc
+    check_package_contract(package, model)
+    report = run_selftest(model)
+    if not report.passed:
+        failed = "; ".join(f"{check.name}: {check.detail}" for check in report.checks if not check.passed)
+        raise PackageRefused("selftest_failed", f"The new model failed the self-test on the sample X-rays ({failed}).")
+    return report
+
+
+def _already_installed(model_id: str, sha256: str) -> bool:
+    """An intact copy of this model is in place already (reinstalling it then only switches the pointer,
+    and scans running meanwhile never find its folder missing)."""
+    path = model_file(model_id)
+    return path.is_file() and sha256_hex(path.read_bytes()) == sha256
+
+
+def _current_state() -> ActiveState:
+    try:
+        return read_state()
+    except ActivePointerDamaged:
+        return ActiveState()  # installing a good model is the repair the damaged-pointer message suggests
+
+
+def install_package(path: Path) -> Installed:
+    """Verify, test and activate a .pnsm package; raises PackageRefused and changes nothing on any failure."""
+    path = Path(path)
+    package = read_package(path, trusted_keys())
+    model_id = package.manifest["model_sha256"][:16]
+    staging = _stage(package, path)
+    try:
+        report = _verify_staged(staging, package)
+        if not _already_installed(model_id, package.manifest["model_sha256"]):
+            replace_folder(staging, models_dir() / model_id)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    state = _current_state()
+    if state.active != model_id:
+        write_state(ActiveState(model_id, (*state.previous, state.active)))
+    return Installed(model_id, installed_record(model_id), report, state.active)
+
+
+def installed_record(model_id: str) -> dict:
+    if model_id == BUILT_IN:
+        return {"model_version": "shipped with this PneumoScan", "package": str(DEFAULT_MODEL)}
+    try:
+        return json.loads((models_dir() / model_id / INSTALL_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"model_version": "unknown (install record missing)"}
+
+
+def model_sha256(model_id: str) -> str:
+    """The SHA-256 of an installed (or the built-in) model's file."""
+    path = DEFAULT_MODEL if model_id == BUILT_IN else model_file(model_id)
+    return sha256_hex(path.read_bytes())
+
+
+def list_models() -> list[tuple[str, str, dict]]:
+    """(model id, "active" / "previous" / "", install record) for the built-in and every installed model."""
+    state = read_state()
+    ids = [BUILT_IN]
+    if models_dir().is_dir():
+        ids += sorted(p.name for p in models_dir().iterdir() if p.is_dir() and not p.name.startswith("."))
+    role = {model_id: "previous" for model_id in state.previous} | {state.active: "active"}
+    return [(model_id, role.get(model_id, ""), installed_record(model_id)) for model_id in ids]
+
+
+def rollback() -> str:
+    """Make the previously active model active again; returns its id."""
+    state = read_state()
+    if not state.previous:
+        raise InstallError("Nothing to roll back to: no model was active before the current one.")
+    target = state.previous[-1]
+    try:
+        load_model(DEFAULT_MODEL if target == BUILT_IN else model_file(target))
+    except ModelError as exc:
+        raise InstallError(f"Cannot roll back to {target}: {exc}") from exc
+    write_state(ActiveState(target, state.previous[:-1]))
+    return target
