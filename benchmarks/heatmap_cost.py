@@ -35,7 +35,7 @@ def _time_grid(mapper: OcclusionMapper, decoded: list, warmup: int) -> dict:
         "patch_px": mapper.patch,
         "stride_px": mapper.stride,
         "occluded_copies": len(mapper.origins),
-        "batched": mapper.batched,
+        "batched": mapper.scorer.batched,
         "median_ms": statistics.median(total),
         "p95_ms": float(np.percentile(total, 95)),
         "model_median_ms": statistics.median(scoring),

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from edge_app.inference.runtime import BatchScorer, TFLiteClassifier
 from edge_app.intake.preprocess import decode_image, to_model_input
 from edge_app.reasons import ImageRejected
 
@@ -99,3 +100,29 @@ def summarize_end_to_end(timings: Sequence[dict]) -> dict:
         "stages": {stage: summarize_ms([t[stage] for t in timings]) for stage in STAGES},
         "images_per_second": float(len(totals) / sum(totals)) if totals else None,
     }
+
+
+def batched_end_to_end_times(
+    classifier: TFLiteClassifier, paths: Sequence[Path], batch: int, warmup_batches: int
+) -> list[dict]:
+    """Per-image stage seconds of each full batch (read, decode, preprocess all B images, then one invoke).
+
+    The batch runs on a scorer of its own, so the classifier stays as a scan uses it."""
+    chunks = [paths[i : i + batch] for i in range(0, len(paths) - batch + 1, batch)]
+    size = classifier.input_size
+    scorer = BatchScorer(classifier, batch)
+    timings = []
+    for index, chunk in enumerate(chunks):
+        t0 = time.perf_counter()
+        data = [Path(p).read_bytes() for p in chunk]
+        t1 = time.perf_counter()
+        images = [decode_image(d, size) for d in data]
+        t2 = time.perf_counter()
+        inputs = [to_model_input(image, size) for image in images]
+        t3 = time.perf_counter()
+        scorer.first_outputs(np.concatenate([classifier.input_tensor(x) for x in inputs]))
+        t4 = time.perf_counter()
+        if index >= warmup_batches:
+            stages = {"read": t1 - t0, "decode": t2 - t1, "preprocess": t3 - t2, "inference": t4 - t3}
+            timings.append({name: seconds / batch for name, seconds in stages.items()} | {"total": (t4 - t0) / batch})
+    return timings

@@ -20,7 +20,7 @@ class KerasPredictor:
     """The edge-train Keras model, called the way a naive deployment would: `predict` on one image."""
 
     def __init__(self, path: Path) -> None:
-        from train.keras_env import keras
+        from lab.keras_env import keras
 
         self.model = keras.models.load_model(path)
         self.input_size = int(self.model.input_shape[1])

@@ -23,7 +23,7 @@ from pathlib import Path
 def run(job: dict) -> None:
     started = time.perf_counter()
     if job["kind"] == "keras":
-        from train.keras_env import keras  # noqa: F401  (import cost is what we measure)
+        from lab.keras_env import keras  # noqa: F401  (import cost is what we measure)
     else:
         from edge_app.inference.runtime import load_runtime
 
@@ -48,7 +48,7 @@ def run(job: dict) -> None:
 
     batch = job.get("batch", 1)
     if batch > 1:
-        from benchmarks.scaling import batched_end_to_end_times
+        from benchmarks.latency import batched_end_to_end_times
 
         timings = batched_end_to_end_times(predictor, job["images"], batch, job.get("warmup", 1))
     else:

@@ -33,8 +33,8 @@ import flatbuffers
 
 from edge_app.contract import LABELS, POSITIVE_LABEL
 from edge_app.inference.model_metadata import metadata_entries
+from lab.tflite_metadata import set_metadata_entry
 from quantize import metadata_schema_py_generated as meta_fb
-from quantize.tflite_metadata import set_metadata_entry
 
 TFLITE_METADATA_NAME = "TFLITE_METADATA"
 METADATA_FILE_IDENTIFIER = b"M001"

@@ -25,11 +25,12 @@ from edge_app.files import atomic_write_text, save_model_atomically, sha256_hex,
 from edge_app.inference.runtime import TFLiteClassifier
 from edge_app.site import dataset
 from lab import external
+from lab import tflite_convert as convert
 from lab.config import config_dict
 from lab.splits import SPLITS_FILE
-from quantize import convert, evaluate, pruning, sizes, source
+from lab.tflite_metadata import build_metadata, embed_metadata
+from quantize import evaluate, pruning, sizes, source
 from quantize.model_card import render_model_card
-from quantize.tflite_metadata import build_metadata, embed_metadata
 
 VARIANTS = ("float32", "dynamic_range", "int8", "pruned_int8")
 GATED_VARIANTS = ("int8", "pruned_int8")
@@ -216,7 +217,7 @@ def _provenance(train_report: dict, config: QuantizeConfig, target: float) -> di
     """How the model was made, for the model card: the options of both commands and the libraries."""
     import tensorflow_model_optimization as tfmot
 
-    from train.keras_env import library_versions
+    from lab.keras_env import library_versions
 
     quantize_options = {
         "model": str(config.model),

@@ -24,7 +24,7 @@ PRUNING_RAMP_FRACTION = 0.7
 
 
 def _prunable(layer) -> bool:
-    from train.keras_env import keras
+    from lab.keras_env import keras
 
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         return False
@@ -61,8 +61,8 @@ def fine_tune(
     label: str = "fine-tune",
 ) -> None:
     """Train `model` in place with edge-train's augmentation and class weights."""
+    from lab.keras_env import keras
     from train import fit
-    from train.keras_env import keras
 
     keras.utils.set_random_seed(seed)
     steps = fit.steps_per_epoch(len(x), batch_size) * epochs
@@ -88,8 +88,8 @@ def prune(
     returns the stripped model (plain Keras layers, zeros in the kernels)."""
     import tensorflow_model_optimization as tfmot
 
+    from lab.keras_env import keras
     from train.fit import steps_per_epoch
-    from train.keras_env import keras
 
     total_steps = steps_per_epoch(len(x), batch_size) * epochs
     schedule = pruning_schedule(sparsity, total_steps)

@@ -47,7 +47,7 @@ def load_source_model(path: Path) -> SourceModel:
             f"{path}: not a Keras model file (a .keras file is a zip archive). "
             "Pass the model.keras written by edge-train."
         )
-    from train.keras_env import keras
+    from lab.keras_env import keras
 
     try:
         model = keras.models.load_model(path, compile=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lab.keras_env import tf
 from train.augment import make_augmenter, reframe
-from train.keras_env import tf
 
 
 def _ramp(batch: int = 4, size: int = 32) -> tf.Tensor:

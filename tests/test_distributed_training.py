@@ -44,7 +44,7 @@ def _start_worker(index: int, cluster: list[str], data: Path, out: Path) -> subp
 
 
 def test_two_local_workers_train_one_synchronised_model(tmp_path, fixture_data):
-    from train.keras_env import keras
+    from lab.keras_env import keras
 
     cluster = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     outs = [tmp_path / f"worker{i}" / "run" for i in range(2)]

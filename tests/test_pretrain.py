@@ -7,7 +7,7 @@ import pytest
 
 
 def test_contrastive_loss_matches_its_formula_and_rewards_matching_views():
-    from train.keras_env import tf
+    from lab.keras_env import tf
     from train.pretrain import contrastive_loss
 
     n, temperature = 4, 0.5
@@ -21,7 +21,7 @@ def test_contrastive_loss_matches_its_formula_and_rewards_matching_views():
 
 def test_pretraining_trains_the_layers_below_pooling_and_leaves_the_output_layer(fixture_data):
     from edge_app.intake.preprocess import preprocess
-    from train.keras_env import keras, tf
+    from lab.keras_env import keras, tf
     from train.model import build_model
     from train.pretrain import pretrain
 

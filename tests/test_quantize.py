@@ -127,7 +127,7 @@ def test_threshold_is_chosen_on_each_variants_own_validation_outputs(tiny_quanti
 
 
 def test_float32_tflite_matches_keras(tiny_training_run, tiny_quantize_run, val_split):
-    from train.keras_env import keras
+    from lab.keras_env import keras
 
     x, _ = val_split
     model = keras.models.load_model(tiny_training_run / "model.keras")
@@ -193,7 +193,7 @@ def test_model_card_states_use_data_metrics_and_limitations(tiny_quantize_run):
 
 
 def test_pruned_keras_model_loads(tiny_quantize_run):
-    from train.keras_env import keras
+    from lab.keras_env import keras
 
     model = keras.models.load_model(Path(tiny_quantize_run) / "pruned.keras")
     assert tuple(model.input_shape) == (None, 32, 32, 1)

@@ -37,7 +37,7 @@ def test_a_missing_model(tmp_path):
 
 
 def test_a_model_with_an_unexpected_input_shape(tmp_path):
-    from train.keras_env import keras
+    from lab.keras_env import keras
 
     inputs = keras.Input((32, 32, 3))
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(inputs)))

@@ -37,7 +37,7 @@ def test_training_run_writes_model_splits_and_report(tiny_training_run):
 
 def test_trained_model_takes_the_shared_preprocessing(tiny_training_run, fixture_data):
     from edge_app.intake.preprocess import preprocess
-    from train.keras_env import keras
+    from lab.keras_env import keras
 
     model = keras.models.load_model(tiny_training_run / "model.keras")
     x = np.stack([preprocess(p, 32) for p in sorted(fixture_data.rglob("*.jpeg"))[:4]])
@@ -82,7 +82,7 @@ def test_empty_class_fails_before_training(tmp_path, fixture_data):
 
 
 def test_an_interrupted_run_resumes_from_its_last_finished_epoch(tmp_path, fixture_data, monkeypatch):
-    from train.keras_env import keras
+    from lab.keras_env import keras
     from train.training import CHECKPOINT_DIR, TrainConfig, train
 
     class PowerCut(Exception):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.keras_env import keras, tf
+from lab.keras_env import keras, tf
 
 FRAMING_AREA = (0.5, 1.2)
 """Area of the random box relative to the image: from a crop of half the image to a 20% zoom-out."""

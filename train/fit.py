@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lab.keras_env import keras, tf
 from train.augment import make_augmenter
-from train.keras_env import keras, tf
 
 
 def class_weights(y: np.ndarray) -> dict[int, float]:

@@ -10,7 +10,7 @@ would throw away.
 from __future__ import annotations
 
 from edge_app.inference.gate import CLASS_NAMES, GATE_INPUT_SIZE
-from train.keras_env import keras
+from lab.keras_env import keras
 from train.model import BN_MOMENTUM
 
 BLOCKS: tuple[tuple[int, int], ...] = ((32, 2), (48, 2), (64, 2), (96, 1))

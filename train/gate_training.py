@@ -53,7 +53,7 @@ class GateTrainConfig:
 def _orient(images, is_xray):
     """Mirror, turn and invert each image at random (in that order, as `xray_class` counts); X-rays get the
     class of what was done, others stay class 0."""
-    from train.keras_env import tf
+    from lab.keras_env import tf
 
     batch = tf.shape(images)[0]
     mirrored = tf.random.uniform([batch]) < 0.5
@@ -67,8 +67,8 @@ def _orient(images, is_xray):
 
 
 def _training_dataset(arrays: GateArrays, config: GateTrainConfig):
+    from lab.keras_env import tf
     from train.augment import make_augmenter
-    from train.keras_env import tf
 
     xrays = np.concatenate([arrays.xrays["train"]] * config.xray_repeats)
     x = np.concatenate([xrays, arrays.negatives["train"]])
@@ -92,8 +92,8 @@ def labelled_split(arrays: GateArrays, split: str) -> tuple[np.ndarray, np.ndarr
 
 def fit_gate(arrays: GateArrays, config: GateTrainConfig, log) -> tuple:
     """The trained Keras gate (best validation accuracy) and its per-epoch metrics."""
+    from lab.keras_env import keras
     from train.gate_model import build_gate_model
-    from train.keras_env import keras
 
     keras.utils.set_random_seed(config.seed)
     train_ds = _training_dataset(arrays, config)
@@ -186,8 +186,8 @@ def gate_metadata(config: GateTrainConfig, report: dict) -> dict:
 
 def train_gate(config: GateTrainConfig, log=lambda message: print(message, file=sys.stderr, flush=True)) -> dict:
     """Train, convert to int8, evaluate through LiteRT and write gate.tflite, its .sha256 and gate_report.json."""
-    from quantize.convert import calibration_sample, to_int8
-    from quantize.tflite_metadata import set_metadata_entry
+    from lab.tflite_convert import calibration_sample, to_int8
+    from lab.tflite_metadata import set_metadata_entry
 
     started = time.time()
     arrays = load_gate_arrays(config.data, config.negatives, config.seed)

@@ -10,7 +10,7 @@ Design choices made for the device rather than for a leaderboard:
 
 from __future__ import annotations
 
-from train.keras_env import keras
+from lab.keras_env import keras
 
 # (filters, stride) of each depthwise-separable block
 BLOCKS: tuple[tuple[int, int], ...] = (

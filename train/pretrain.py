@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lab.keras_env import keras, tf
 from train.augment import FRAMING_MAX_ASPECT, photometric, random_rotation, reframe
-from train.keras_env import keras, tf
 
 BATCH_SIZE = 256
 """Images per step; each is contrasted with the 2 x 255 other views of its batch."""

@@ -52,7 +52,7 @@ class TrainConfig:
 
 def distribution_strategy():
     """Several workers when TF_CONFIG says so, several GPUs when present, else one device."""
-    from train.keras_env import tf
+    from lab.keras_env import tf
 
     if os.environ.get("TF_CONFIG"):
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -74,8 +74,8 @@ def train(config: TrainConfig, log=lambda message: print(message, file=sys.stder
     """Run the whole recipe; returns the report that is also written to disk."""
     started = time.time()
     root, official, splits = split_by_patient(config, log)
+    from lab.keras_env import keras, library_versions
     from train import fit
-    from train.keras_env import keras, library_versions
 
     strategy = distribution_strategy()  # before any other TensorFlow op: collective ops are configured at startup
     keras.utils.set_random_seed(config.seed)
@@ -148,8 +148,8 @@ def load_splits(
 
 def build_compiled_model(config: TrainConfig, strategy, n_train: int):
     """The network, compiled for the whole cosine schedule, inside the distribution strategy."""
+    from lab.keras_env import keras
     from train import fit
-    from train.keras_env import keras
     from train.model import build_model
 
     with strategy.scope():
@@ -169,7 +169,7 @@ def pretrain_encoder(model, x: np.ndarray, config: TrainConfig, strategy, log) -
     if (config.out / CHECKPOINT_DIR).exists():
         log("pretraining: skipped, resuming the fit from its checkpoint")
         return {"epochs": config.pretrain_epochs, "resumed_after": True}
-    from train.keras_env import keras
+    from lab.keras_env import keras
     from train.pretrain import pretrain
 
     log(f"pretraining: {config.pretrain_epochs} epochs of contrastive learning on the training images")
@@ -183,8 +183,8 @@ def pretrain_encoder(model, x: np.ndarray, config: TrainConfig, strategy, log) -
 def fit_best(model, batches, arrays: dict[str, tuple[np.ndarray, np.ndarray]], config: TrainConfig):
     """Fit with early stopping on validation AUC, resumable after an interruption; leaves the
     best epoch's weights in `model` and returns the Keras history."""
+    from lab.keras_env import keras, tf
     from train import fit
-    from train.keras_env import keras, tf
 
     # The best epoch's weights are kept in memory, not in a file: under MultiWorkerMirroredStrategy
     # only the chief worker's checkpoint files survive, and every worker needs the best weights.

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edge_app.inference.runtime import TFLiteClassifier
+from edge_app.inference.runtime import BatchScorer, TFLiteClassifier
 
 PATCH_FRACTION = 4
 """The square's side is the input side divided by this; it moves by half its side."""
@@ -64,35 +64,7 @@ class OcclusionMapper:
         self.classifier, self.stride = classifier, stride or default_stride
         origins = patch_origins(size, self.patch, self.stride)
         self.origins = [(top, left) for top in origins for left in origins]
-        self.interpreter = classifier.runtime.interpreter_class(model_content=classifier.content, num_threads=1)
-        self._input = self.interpreter.get_input_details()[0]
-        self.batched = self._try_batch(len(self.origins))
-        self._output = self.interpreter.get_output_details()[0]
-
-    def _try_batch(self, batch: int) -> bool:
-        try:
-            self.interpreter.resize_tensor_input(self._input["index"], [batch, *self.classifier.input_shape[1:]])
-            self.interpreter.allocate_tensors()
-            return True
-        except (RuntimeError, ValueError):  # a model with a fixed batch size: score the copies one by one
-            self.interpreter.allocate_tensors()
-            return False
-
-    def _probabilities(self, tensors: np.ndarray) -> np.ndarray:
-        if self.batched:
-            self.interpreter.set_tensor(self._input["index"], tensors)
-            self.interpreter.invoke()
-            raw = self.interpreter.get_tensor(self._output["index"]).reshape(-1)
-        else:
-            raw = np.empty(len(tensors), dtype=np.float64)
-            for i, tensor in enumerate(tensors):
-                self.interpreter.set_tensor(self._input["index"], tensor[np.newaxis])
-                self.interpreter.invoke()
-                raw[i] = self.interpreter.get_tensor(self._output["index"]).reshape(-1)[0]
-        if np.dtype(self._output["dtype"]) == np.float32:
-            return raw.astype(np.float64)
-        scale, zero_point = self._output["quantization"]
-        return (raw.astype(np.float64) - zero_point) * scale
+        self.scorer = BatchScorer(classifier, len(self.origins))
 
     def logit_drop(self, x: np.ndarray, probability: float) -> np.ndarray:
         """(size, size) mean drop in log-odds when the pixel is covered; >= 0 (rises are not drawn)."""
@@ -101,7 +73,7 @@ class OcclusionMapper:
         copies = np.repeat(base[np.newaxis], len(self.origins), axis=0)
         for copy, (top, left) in zip(copies, self.origins, strict=True):
             copy[top : top + self.patch, left : left + self.patch] = fill
-        drops = _logit(np.array(probability)) - _logit(self._probabilities(copies))
+        drops = _logit(np.array(probability)) - _logit(self.scorer.first_outputs(copies))
         total = np.zeros(base.shape[:2], dtype=np.float64)
         counts = np.zeros_like(total)
         for drop, (top, left) in zip(drops, self.origins, strict=True):

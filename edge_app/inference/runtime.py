@@ -121,12 +121,57 @@ class TFLiteClassifier:
         """Every output value, dequantized, for one preprocessed image of shape (size, size, 1)."""
         self.interpreter.set_tensor(self._input["index"], self.input_tensor(x))
         self.interpreter.invoke()
-        raw = self.interpreter.get_tensor(self._output["index"]).reshape(-1)
-        scale, zero_point = self._output["quantization"]
-        if np.dtype(self._output["dtype"]) == np.float32:
-            return raw.astype(np.float64)
-        return (raw.astype(np.float64) - zero_point) * scale
+        return dequantized(self.interpreter.get_tensor(self._output["index"]).reshape(-1), self._output)
 
     def predict(self, x: np.ndarray) -> float:
         """P(PNEUMONIA) for one preprocessed image of shape (size, size, 1)."""
         return float(self.outputs(x)[0])
+
+
+def dequantized(raw: np.ndarray, detail: dict) -> np.ndarray:
+    """Output values as float64, with the output tensor's own scale and zero point when it is quantized."""
+    if np.dtype(detail["dtype"]) == np.float32:
+        return raw.astype(np.float64)
+    scale, zero_point = detail["quantization"]
+    return (raw.astype(np.float64) - zero_point) * scale
+
+
+class BatchScorer:
+    """Scores many inputs of a classifier's model per invoke, on an interpreter of its own.
+
+    The classifier's interpreter stays at batch 1, as every scan expects: resizing it from outside would change
+    what the next scan runs on. A model whose batch size is fixed is scored one input at a time."""
+
+    def __init__(self, classifier: TFLiteClassifier, batch: int) -> None:
+        self.classifier = classifier
+        with without_runtime_info():
+            self.interpreter = classifier.runtime.interpreter_class(model_content=classifier.content, num_threads=1)
+        self._input = self.interpreter.get_input_details()[0]
+        self.batch = batch if self._resize(batch) else 1
+        self.batched = self.batch > 1
+        self._output = self.interpreter.get_output_details()[0]
+
+    def _resize(self, batch: int) -> bool:
+        try:
+            self.interpreter.resize_tensor_input(self._input["index"], [batch, *self.classifier.input_shape[1:]])
+            self.interpreter.allocate_tensors()
+            return True
+        except (RuntimeError, ValueError):  # a model with a fixed batch size keeps its one input
+            self.interpreter.allocate_tensors()
+            return False
+
+    def first_outputs(self, tensors: np.ndarray) -> np.ndarray:
+        """The first output value (P(PNEUMONIA) for the pneumonia model) of each input tensor, already quantized
+        with `TFLiteClassifier.input_tensor` and stacked along the batch axis."""
+        scores = []
+        for start in range(0, len(tensors), self.batch):
+            chunk = tensors[start : start + self.batch]
+            if len(chunk) != self.batch:
+                self._resize(len(chunk))
+            self.interpreter.set_tensor(self._input["index"], chunk)
+            self.interpreter.invoke()
+            raw = self.interpreter.get_tensor(self._output["index"]).reshape(len(chunk), -1)[:, 0]
+            scores.append(dequantized(raw, self._output))
+            if len(chunk) != self.batch:
+                self._resize(self.batch)
+        return np.concatenate(scores) if scores else np.empty(0, dtype=np.float64)

@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 from edge_app.cli.main import main
 from edge_app.inference.heatmap import OcclusionMapper, default_grid, explain, heatmap_name, overlay, patch_origins
 from edge_app.inference.model_store import load_model
+from edge_app.inference.runtime import BatchScorer
 from edge_app.intake.preprocess import decode_image, preprocess, to_model_input
 from edge_app.package_data import SAMPLES_DIR
 
@@ -52,11 +53,10 @@ def test_a_corner_pixel_shows_exactly_the_drop_from_covering_the_corner_square(s
 
 def test_scoring_copies_one_by_one_gives_the_same_map_as_one_batch(shipped_model):
     batched = OcclusionMapper(shipped_model.classifier)
-    assert batched.batched
+    assert batched.scorer.batched
     one_by_one = OcclusionMapper(shipped_model.classifier)
-    one_by_one.interpreter.resize_tensor_input(one_by_one._input["index"], list(shipped_model.classifier.input_shape))
-    one_by_one.interpreter.allocate_tensors()
-    one_by_one.batched = False
+    one_by_one.scorer = BatchScorer(shipped_model.classifier, 1)
+    assert not one_by_one.scorer.batched
     x = preprocess(PNEUMONIA_SAMPLE, shipped_model.input_size)
     probability = shipped_model.classifier.predict(x)
     assert np.allclose(batched.logit_drop(x, probability), one_by_one.logit_drop(x, probability))

@@ -22,9 +22,9 @@ from edge_app.storage import active_model
 from edge_app.storage.paths import HOME_ENV
 from edge_app.updates import model_package
 from edge_app.updates.model_install import trusted_keys_dir
+from lab.tflite_metadata import embed_metadata
 from quantize.export_cli import main as edge_export
 from quantize.signed_package import load_private_key
-from quantize.tflite_metadata import embed_metadata
 from tests.device.test_scan import GOOD_IMAGES
 
 SHIPPED = package_data.DEFAULT_MODEL

@@ -16,7 +16,7 @@ import numpy as np
 
 
 def _converter(model):
-    from train.keras_env import tf
+    from lab.keras_env import tf
 
     return tf.lite.TFLiteConverter.from_keras_model(model)
 
@@ -26,7 +26,7 @@ def to_float32(model) -> bytes:
 
 
 def to_dynamic_range(model) -> bytes:
-    from train.keras_env import tf
+    from lab.keras_env import tf
 
     converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -39,7 +39,7 @@ def to_int8(model, calibration: np.ndarray) -> bytes:
     A quantization-aware (QAT/PQAT) model carries its own ranges; the
     calibration images then only fill in the ranges QAT did not record.
     """
-    from train.keras_env import tf
+    from lab.keras_env import tf
 
     converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
