@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 LIMIT = 60
-PACKAGES = ("edge_app", "train", "quantize", "benchmarks")
+PACKAGES = ("edge_app", "lab", "train", "quantize", "benchmarks")
 EXEMPT = frozenset({"quantize/metadata_schema_py_generated.py"})
 
 

@@ -1,4 +1,4 @@
-"""edge_app runs on devices without TensorFlow: it must never import TensorFlow, train, quantize or benchmarks.
+"""edge_app runs on devices without TensorFlow: it must never import TensorFlow, lab, train, quantize or benchmarks.
 
 Checked twice: statically over the source (import statements, and module names handed to
 importlib.import_module or __import__, literally or through a variable), and by importing every
@@ -109,7 +109,7 @@ def test_the_source_check_sees_every_way_of_importing(source):
     assert forbidden(imported_modules(source))
 
 
-def test_no_edge_app_source_imports_tensorflow_train_quantize_or_benchmarks():
+def test_no_edge_app_source_imports_tensorflow_or_the_lab_packages():
     found = {}
     for path in sorted(EDGE_APP.rglob("*.py")):
         names = forbidden(imported_modules(path.read_text(encoding="utf-8")))
