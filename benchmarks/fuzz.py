@@ -8,7 +8,7 @@ file names. The test suite scans its output on every CI run; this module's
 command makes many more and reports how many damaged files still got a
 verdict:
 
-    python -m benchmarks.fuzz --sources ../shared/data/originals --out /tmp/fuzz --flips 20
+    python -m benchmarks.fuzz --sources ../shared/data/originals --out fuzz-results --flips 20
 """
 
 from __future__ import annotations
