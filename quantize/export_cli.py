@@ -103,18 +103,30 @@ def model_package(model: Path, key: Path, out: Path, card: Path | None) -> None:
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="PneumoScan source folder to build the wheel from [default: the one this edge-export runs from].",
 )
-def bundle(platform_name: str, python_version: str, out: Path, source: Path | None) -> None:
-    """Offline install bundle: the pneumoscan wheel and every dependency wheel for PLATFORM,
-    SHA256SUMS, install.sh or install.ps1 (installs with no network, then runs the self-test), INSTALL.md.
+@click.option(
+    "--extras",
+    default="",
+    metavar="NAME[,NAME...]",
+    help="Optional features to include, as in pip install pneumoscan[dicom]: dicom (DICOM files) and any other "
+    "device extra in pyproject.toml. The bundle fails, naming the package, if one has no wheel for PLATFORM.",
+)
+def bundle(platform_name: str, python_version: str, out: Path, source: Path | None, extras: str) -> None:
+    """Offline install bundle: the pneumoscan wheel and every dependency wheel for PLATFORM (with the
+    chosen extras), SHA256SUMS, install.sh or install.ps1 (installs with no network, then runs the self-test),
+    INSTALL.md (lists what is included).
 
     Needs the package registry on this machine; the devices need none."""
-    from quantize.offline_bundle import BundleError, build_bundle
+    from quantize.offline_bundle import BundleError, BundleRequestError, build_bundle
 
+    chosen = tuple(name.strip() for name in extras.split(",") if name.strip())
     try:
-        summary = build_bundle(platform_name, python_version, out, source, log=lambda m: click.echo(m, err=True))
+        summary = build_bundle(
+            platform_name, python_version, out, source, log=lambda m: click.echo(m, err=True), extras=chosen
+        )
     except BundleError as exc:
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, BundleRequestError) else 1)
     click.echo(f"Bundle: {summary['folder']} ({summary['bytes'] / 1e6:.1f} MB, {len(summary['wheels'])} wheels)")
-    click.echo(f"pneumoscan {summary['pneumoscan']} for {platform_name}, Python {python_version}")
+    included = f" with extras {', '.join(summary['extras'])}" if summary["extras"] else ""
+    click.echo(f"pneumoscan {summary['pneumoscan']} for {platform_name}, Python {python_version}{included}")
     click.echo(f"On the device: {summary['script']} (see {summary['folder']}/INSTALL.md)")

@@ -17,9 +17,22 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from pydicom.uid import JPEG2000Lossless
 
-from quantize import offline_bundle
-from quantize.offline_bundle import PLATFORMS, BundleError, build_bundle, host_platform, write_checksums, write_scripts
+from edge_app.package_data import SAMPLES_DIR
+from quantize import export_cli, offline_bundle
+from quantize.offline_bundle import (
+    PLATFORMS,
+    BundleError,
+    BundleRequestError,
+    build_bundle,
+    device_extras,
+    host_platform,
+    write_checksums,
+    write_scripts,
+)
+from tests.dicom_factory import cr_dataset, write_dicom
 
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 DEAD_PROXY = "http://127.0.0.1:9"
@@ -46,8 +59,19 @@ def host_bundle(tmp_path_factory) -> Path:
     name = host_platform()
     assert name is not None, "no bundle platform for this machine"
     out = tmp_path_factory.mktemp("bundle") / "usb"
-    build_bundle(name, HOST_PYTHON, out)
+    build_bundle(name, HOST_PYTHON, out, extras=("dicom",))
     return out
+
+
+def dicom_fixtures(folder: Path) -> list[Path]:
+    """Two DICOMs of one sample X-ray as a CR unit writes them: MONOCHROME1 with a VOI LUT, uncompressed
+    and JPEG 2000 (which only the dicom extra's pylibjpeg-openjpeg decodes)."""
+    folder.mkdir()
+    jpeg = sorted(SAMPLES_DIR.glob("person*.jpeg"))[0]
+    plain = write_dicom(cr_dataset(jpeg), folder / "cr.dcm")
+    compressed = cr_dataset(jpeg)
+    compressed.compress(JPEG2000Lossless)
+    return [plain, write_dicom(compressed, folder / "cr-j2k.dcm")]
 
 
 @pytest.mark.needs_registry
@@ -71,6 +95,17 @@ def test_bundle_for_this_machine_installs_offline_passes_selftest_and_scans(host
     )
     results = [json.loads(line) for line in scanned.stdout.splitlines()]
     assert scanned.returncode == 0 and len(results) == 6 and {r["status"] for r in results} == {"ok"}
+    dicoms = dicom_fixtures(tmp_path / "dicom")
+    scanned = subprocess.run(
+        [*blocker, str(target / "bin" / "edge-scan"), "scan", *map(str, dicoms), "--no-history", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    results = [json.loads(line) for line in scanned.stdout.splitlines()]
+    assert scanned.returncode == 0, scanned.stdout + scanned.stderr
+    assert [r["status"] for r in results] == ["ok", "ok"]
+    assert results[0]["probability"] == results[1]["probability"]  # JPEG 2000 decodes to the same pixels
     no_tensorflow = "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') is not None)"
     assert subprocess.run([str(target / "bin" / "python"), "-c", no_tensorflow], env=env).returncode == 0
 
@@ -94,7 +129,7 @@ def test_a_damaged_bundle_is_refused_before_anything_is_installed(host_bundle, t
 @pytest.mark.needs_registry
 @pytest.mark.parametrize("python", ["3.11", "3.13"])
 def test_raspberry_pi_bundle_resolves_with_a_litert_wheel(python, tmp_path):
-    summary = build_bundle("linux-aarch64", python, tmp_path / "pi")
+    summary = build_bundle("linux-aarch64", python, tmp_path / "pi", extras=("dicom",))
     wheels = summary["wheels"]
     cp = "cp" + python.replace(".", "")
     litert = [name for name in wheels if name.startswith("ai_edge_litert-")]
@@ -103,6 +138,11 @@ def test_raspberry_pi_bundle_resolves_with_a_litert_wheel(python, tmp_path):
         assert name.endswith(("-none-any.whl", "aarch64.whl")), name
         assert "-none-any" in name or f"-{cp}-" in name or "-abi3-" in name, name
     assert any(name.startswith("cryptography-") for name in wheels)
+    for package in device_extras(offline_bundle.source_root())["dicom"]:  # pydicom and the JPEG decoders
+        assert any(name.startswith(package.replace("-", "_") + "-") for name in wheels), package
+    assert json.loads((tmp_path / "pi" / "bundle.json").read_text())["extras"] == ["dicom"]
+    assert '"pneumoscan[dicom]"' in (tmp_path / "pi" / "install.sh").read_text()
+    assert "pylibjpeg-openjpeg" in (tmp_path / "pi" / "INSTALL.md").read_text()
     sums = dict(line.split("  ", 1)[::-1] for line in (tmp_path / "pi" / "SHA256SUMS").read_text().splitlines())
     assert len(sums) == len(wheels) + 3  # the wheels, install.sh, INSTALL.md, bundle.json
     for name, digest in sums.items():
@@ -153,10 +193,64 @@ def test_host_platform_names(system, machine, expected, monkeypatch):
 
 
 def test_bad_requests_are_refused_before_any_download(tmp_path):
-    with pytest.raises(BundleError, match="Unknown platform"):
+    with pytest.raises(BundleRequestError, match="Unknown platform"):
         build_bundle("linux-armv7", "3.11", tmp_path / "x")
     with pytest.raises(BundleError, match="3.11"):
         build_bundle("linux-aarch64", "311", tmp_path / "x")
-    with pytest.raises(BundleError, match="pyproject.toml"):
+    with pytest.raises(BundleRequestError, match="pyproject.toml"):
         build_bundle("linux-aarch64", "3.11", tmp_path / "x", source=tmp_path)
     assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x*"))
+
+
+def fake_source(folder: Path, extra: str, requirement: str) -> Path:
+    """A PneumoScan source with no dependencies and one device extra needing `requirement`."""
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=69"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "pneumoscan"\nversion = "0.0.1"\ndependencies = []\n'
+        f'[project.optional-dependencies]\n{extra} = ["{requirement}"]\n'
+        "[tool.setuptools]\npackages = []\n"
+    )
+    return folder
+
+
+@pytest.mark.needs_registry
+def test_an_extra_without_a_wheel_for_the_platform_fails_naming_the_package(tmp_path):
+    # TensorFlow's CPU build has no 64-bit ARM Linux wheel: an extra needing it cannot go on a Pi.
+    source = fake_source(tmp_path / "src", "desktop", "tensorflow-cpu==2.21.*")
+    out = tmp_path / "pi"
+    args = ["bundle", "--platform", "linux-aarch64", "--extras", "desktop", "--source", str(source), "--out", str(out)]
+    result = CliRunner().invoke(export_cli.main, args)
+    assert result.exit_code == 1
+    assert "pneumoscan[desktop]" in result.output and "no wheel of tensorflow-cpu" in result.output
+    assert not out.exists() and not list(tmp_path.glob(".pi*"))
+
+
+def test_the_device_extras_are_read_from_pyproject_without_the_engineers_ones():
+    extras = device_extras(offline_bundle.source_root())
+    assert extras["dicom"][:2] == ["pydicom", "pylibjpeg"]
+    assert not {"train", "test", "gate-eval"} & extras.keys()
+
+
+@pytest.mark.parametrize(
+    ("extras", "message"),
+    [("dicom,nosuch", "Unknown extra 'nosuch'; this PneumoScan offers: dicom"), ("train", "engineers' machines")],
+)
+def test_an_unknown_or_engineers_extra_is_a_usage_error_before_any_download(extras, message, tmp_path):
+    args = ["bundle", "--platform", "linux-aarch64", "--extras", extras, "--out", str(tmp_path / "x")]
+    result = CliRunner().invoke(export_cli.main, args)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x*"))
+
+
+@pytest.mark.parametrize("name", list(PLATFORMS))
+def test_install_scripts_install_the_chosen_extras_and_the_guide_lists_them(name, tmp_path):
+    target = PLATFORMS[name]
+    write_scripts(tmp_path, name, target, "3.11", "9.9.9", {"dicom": ["pydicom", "pylibjpeg"]})
+    script = (tmp_path / target.script).read_text()
+    guide = (tmp_path / "INSTALL.md").read_text()
+    assert "'pneumoscan[dicom]'" in script if name == "win-amd64" else '"pneumoscan[dicom]"' in script
+    assert "Extra `dicom`: pydicom, pylibjpeg." in guide and "No extras" not in guide
+    write_scripts(tmp_path, name, target, "3.11", "9.9.9")
+    assert "[" not in (tmp_path / target.script).read_text().split("--find-links")[1]
+    assert "No extras" in (tmp_path / "INSTALL.md").read_text()

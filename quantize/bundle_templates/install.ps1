@@ -26,7 +26,7 @@ foreach ($line in Get-Content (Join-Path $here "SHA256SUMS")) {
 Write-Host "Creating $Target ..."
 & $Python @pythonArgs -m venv $Target
 if ($LASTEXITCODE -ne 0) { Write-Error "Could not create $Target" }
-& (Join-Path $Target "Scripts\python.exe") -m pip install --quiet --no-index --find-links (Join-Path $here "wheels") pneumoscan
+& (Join-Path $Target "Scripts\python.exe") -m pip install --quiet --no-index --find-links (Join-Path $here "wheels") '@REQUIREMENT@'
 if ($LASTEXITCODE -ne 0) { Write-Error "pip could not install PneumoScan from the bundle" }
 
 Write-Host "Running the self-test ..."

@@ -27,7 +27,7 @@ fi
 
 echo "Creating $target ..."
 "$python" -m venv "$target"
-"$target/bin/python" -m pip install --quiet --no-index --find-links "$here/wheels" pneumoscan
+"$target/bin/python" -m pip install --quiet --no-index --find-links "$here/wheels" "@REQUIREMENT@"
 
 echo "Running the self-test ..."
 "$target/bin/edge-scan" selftest
