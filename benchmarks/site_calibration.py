@@ -48,12 +48,12 @@ def one_direction(site_scan: SiteScan, calibrate_on: np.ndarray, model, target: 
     """Calibrate on the images in `calibrate_on`, then measure both thresholds on the rest."""
     profile = calibrate(_subset(site_scan, calibrate_on), model, target, None, "half")
     labels, probabilities = _subset(site_scan, ~calibrate_on).arrays()
-    threshold = profile["threshold"]
+    threshold = profile.threshold
     return {
         "target_sensitivity": target,
-        "calibration_counts": profile["counts"],
+        "calibration_counts": profile.counts,
         "site_threshold": threshold,
-        "refused_by_edge_scan": profile["refused"],
+        "refused_by_edge_scan": list(profile.refused),
         "held_out_counts": {"NORMAL": int((~labels).sum()), "PNEUMONIA": int(labels.sum())},
         "held_out_at_site_threshold": None if threshold is None else operating_point(labels, probabilities, threshold),
         "held_out_at_model_threshold": operating_point(labels, probabilities, model.threshold),

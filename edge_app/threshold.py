@@ -8,6 +8,7 @@ only values strictly between 0 and 1 are accepted, from any source.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 MODEL, SITE, COMMAND_LINE = "model", "site", "command_line"
 """`threshold_source` of every scan record: the model's own threshold, the active
@@ -28,3 +29,14 @@ def check_threshold(value: float) -> float:
             "and 1 (or above) none. Give a value such as 0.3."
         )
     return number
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The threshold a scan uses, where it came from (MODEL, SITE or COMMAND_LINE), how it was chosen in words,
+    and a warning when a site calibration exists but is not used."""
+
+    value: float
+    source: str
+    detail: str
+    warning: str | None = None

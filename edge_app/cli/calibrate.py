@@ -11,7 +11,14 @@ from edge_app.cli.progress import Progress
 from edge_app.inference.model_store import ScanModel
 from edge_app.outputs import calibration_report
 from edge_app.site import calibration, site_profile
+from edge_app.site.threshold_choice import resolve_threshold
 from edge_app.threshold import SITE
+
+
+class UnusableProfile(click.ClickException):
+    """The site profile cannot be read or is not valid: exit 2, like other bad input."""
+
+    exit_code = 2
 
 
 def check_target(value: float) -> float:
@@ -25,12 +32,18 @@ def check_target(value: float) -> float:
     return value
 
 
-def show() -> None:
-    profile = _active_profile()
+def show(model: ScanModel) -> None:
+    """The threshold scans use now, then the active profile; exit 2 when the profile cannot be read."""
+    choice = resolve_threshold(model)
+    try:
+        profile = site_profile.load_profile()
+    except site_profile.ProfileError as exc:
+        raise UnusableProfile(f"{exc} Scans use the model's own threshold {model.threshold:.3f}.") from exc
     if profile is None:
+        click.echo(calibration_report.in_use(choice))
         click.echo("No site profile is active: scans use the model's own threshold.")
         return
-    click.echo(calibration_report.show(profile, str(site_profile.active_profile_path())))
+    click.echo(calibration_report.show(profile, str(site_profile.active_profile_path()), choice))
 
 
 def reset() -> None:
@@ -61,7 +74,7 @@ def run(folder: Path | None, labels_csv: Path | None, target: float, operator: s
     except calibration.CalibrationError as exc:
         raise click.ClickException(f"{exc} Nothing was changed.") from exc
     click.echo(calibration_report.summary(profile))
-    if profile["refused"]:
+    if profile.refused:
         click.echo(calibration_report.refusal(profile, _threshold_in_use(model)))
         sys.exit(1)
     path = site_profile.save_profile(profile)
@@ -69,14 +82,7 @@ def run(folder: Path | None, labels_csv: Path | None, target: float, operator: s
 
 
 def _threshold_in_use(model: ScanModel) -> str:
-    site_model, _ = site_profile.with_site_threshold(model)
-    if site_model.threshold_source == SITE:
-        return f"scans keep using the earlier site threshold {site_model.threshold:.3f}."
-    return f"scans keep using the model's own threshold {model.threshold:.3f}."
-
-
-def _active_profile() -> dict | None:
-    try:
-        return site_profile.load_profile()
-    except site_profile.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
+    choice = resolve_threshold(model)
+    if choice.source == SITE:
+        return f"scans keep using the earlier site threshold {choice.value:.3f}."
+    return f"scans keep using the model's own threshold {choice.value:.3f}."

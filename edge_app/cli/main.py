@@ -81,13 +81,14 @@ def _check_target(value: float) -> float:
 def _load_model(
     model_path: Path | None, threshold: float | None = None, site: bool = False, allow_unverified: bool = False
 ):
-    """The model to scan with; `site` applies the active site calibration (warning when it does not fit)."""
+    """The model to scan with, at the threshold `resolve_threshold` gives (`site`: the active site calibration
+    may apply; a warning says when it exists but does not)."""
     from edge_app.inference.model_store import ModelError, load_model
-    from edge_app.site.site_profile import with_site_threshold
-    from edge_app.threshold import SITE
+    from edge_app.site.threshold_choice import resolve_threshold
+    from edge_app.threshold import MODEL
 
     try:
-        model = load_model(model_path, threshold, allow_unverified)
+        model = load_model(model_path, allow_unverified)
     except ModelError as exc:
         raise CannotStart(str(exc)) from exc
     if not model.verified:
@@ -96,13 +97,12 @@ def _load_model(
             "Every result is marked model_verified: false.",
             err=True,
         )
-    if site and threshold is None:
-        model, warning = with_site_threshold(model)
-        if warning:
-            click.echo(f"Warning: {warning}", err=True)
-    if model.metadata is None and threshold is None and model.threshold_source != SITE:
+    choice = resolve_threshold(model, threshold, use_site=site)
+    if choice.warning:
+        click.echo(f"Warning: {choice.warning}", err=True)
+    if model.metadata is None and choice.source == MODEL:
         click.echo(f"Warning: {model.path} carries no metadata; using threshold {model.threshold}.", err=True)
-    return model
+    return model.using(choice)
 
 
 def _open_history():
@@ -344,12 +344,15 @@ def stats(since: str | None, fmt: str, prevalence: float | None) -> None:
     one kind of rejection climbs: the X-ray machine, the model or the children may have changed.
     """
     from edge_app.outputs import stats_report
-    from edge_app.site import site_profile
+    from edge_app.site import profile_check, site_profile
     from edge_app.site.stats import summarize
 
     records = _past_scans(since)
     try:
         profile = site_profile.load_profile()
+        found = [] if profile is None else profile_check.problems(profile)
+        if found:
+            raise site_profile.ProfileError(f"The site profile is not used: {'; '.join(found)}.")
     except site_profile.ProfileError as exc:
         click.echo(f"Warning: {exc} Referrals are not compared with a calibration.", err=True)
         profile = None
@@ -395,7 +398,7 @@ def info(model_path: Path | None, allow_unverified: bool, fmt: str) -> None:
 )
 @click.option("--operator", help="Name of the person calibrating, saved in the site profile.")
 @model_option("Calibrate this .tflite model instead of the built-in one.")
-@click.option("--show", is_flag=True, help="Show the active site profile and stop.")
+@click.option("--show", is_flag=True, help="Show the threshold scans use now and the active site profile, and stop.")
 @click.option("--reset", is_flag=True, help="Stop using the site profile: scans use the model's own threshold again.")
 def calibrate(
     folder: Path | None,
@@ -417,7 +420,7 @@ def calibrate(
     from edge_app.cli import calibrate as calibrate_command
 
     if show:
-        return calibrate_command.show()
+        return calibrate_command.show(_load_model(model_path, allow_unverified=allow_unverified))
     if reset:
         return calibrate_command.reset()
     if (folder is None) == (labels_csv is None):

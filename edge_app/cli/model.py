@@ -114,7 +114,7 @@ def _calibration_note(active_sha256: str) -> None:
         profile = load_profile()
     except ProfileError:
         return  # scans report a damaged profile themselves
-    if profile is not None and profile["model_sha256"] != active_sha256:
+    if profile is not None and profile.model_sha256 != active_sha256:
         click.echo(
             "Note: the site calibration was made for another model, so scans now use this model's own threshold. "
             "Calibrate again with `edge-scan calibrate`.",

@@ -10,6 +10,7 @@ that says what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from edge_app.inference.model_metadata import FALLBACK_THRESHOLD, model_threshol
 from edge_app.inference.runtime import RuntimeUnavailable, TFLiteClassifier
 from edge_app.package_data import DEFAULT_MODEL, GATE_MODEL
 from edge_app.storage.active_model import ActivePointerDamaged, active_model_path
-from edge_app.threshold import COMMAND_LINE, MODEL
+from edge_app.threshold import MODEL, ThresholdChoice
 
 MODEL_ENV = "PNEUMOSCAN_MODEL"
 """Overrides the default model path (a clinic's own release, or tests)."""
@@ -47,6 +48,12 @@ class ScanModel:
     """How that threshold was chosen, in words, for `edge-scan info`."""
     gate: Gate | None = None
     """The chest X-ray gate every image passes before this model sees it."""
+
+    def using(self, choice: ThresholdChoice) -> ScanModel:
+        """This model scanning at `choice` (see edge_app.site.threshold_choice.resolve_threshold)."""
+        return dataclasses.replace(
+            self, threshold=choice.value, threshold_source=choice.source, threshold_detail=choice.detail
+        )
 
     @property
     def verified(self) -> bool:
@@ -142,10 +149,8 @@ def check_contract(model_path: Path, classifier: TFLiteClassifier) -> None:
         )
 
 
-def load_model(
-    model_path: Path | None = None, threshold: float | None = None, allow_unverified: bool = False
-) -> ScanModel:
-    """Open a model for scanning: the default one unless `model_path` is given.
+def load_model(model_path: Path | None = None, allow_unverified: bool = False) -> ScanModel:
+    """Open a model for scanning, at its own threshold: the default one unless `model_path` is given.
 
     The default model must carry its checksum file. A model given explicitly is
     checked against its checksum file (the quantize step writes one beside every
@@ -177,17 +182,14 @@ def load_model(
         raise ModelError(f"{path}: not a usable TensorFlow Lite model ({exc}).") from exc
     check_contract(path, classifier)
     metadata = classifier.metadata or {}
-    if threshold is not None:
-        chosen, source, detail = threshold, COMMAND_LINE, "set with --threshold"
-    else:
-        (chosen, recorded), source = model_threshold(metadata), MODEL
-        detail = (
-            f"from the model ({metadata.get('threshold_method', 'recorded')})"
-            if recorded
-            else f"default {FALLBACK_THRESHOLD}: the model carries no metadata"
-        )
+    chosen, recorded = model_threshold(metadata)
+    detail = (
+        f"from the model ({metadata.get('threshold_method', 'recorded')})"
+        if recorded
+        else f"default {FALLBACK_THRESHOLD}: the model carries no metadata"
+    )
     labels = tuple(metadata.get("labels", contract.LABELS))
-    return ScanModel(classifier, path, chosen, source, labels, checksum_file, detail, gate=load_gate())
+    return ScanModel(classifier, path, chosen, MODEL, labels, checksum_file, detail, gate=load_gate())
 
 
 def load_gate(path: Path = GATE_MODEL) -> Gate:

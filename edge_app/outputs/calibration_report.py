@@ -7,6 +7,8 @@ The two thresholds are shown side by side, per 100 healthy children, because
 from __future__ import annotations
 
 from edge_app.contract import LABELS
+from edge_app.site.site_profile import SiteProfile
+from edge_app.threshold import ThresholdChoice
 
 _ROW = "{name:<32} {model:<22} {site:<22}"
 
@@ -19,9 +21,9 @@ def _rate(rate: dict | None, per_100: bool = False) -> str:
     return f"{rate['value']:.3f} ({rate['ci95'][0]:.3f}-{rate['ci95'][1]:.3f})"
 
 
-def comparison_lines(profile: dict) -> list[str]:
+def comparison_lines(profile: SiteProfile) -> list[str]:
     """The model's threshold and the site threshold on the same images."""
-    model, site = profile["model_threshold"], profile["site_threshold"]
+    model, site = profile.model_threshold, profile.site_threshold
 
     def row(name: str, key: str, per_100: bool = False) -> str:
         return _ROW.format(
@@ -44,45 +46,53 @@ def comparison_lines(profile: dict) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
-def summary(profile: dict) -> str:
-    counts = profile["counts"]
+def summary(profile: SiteProfile) -> str:
+    counts = profile.counts
     lines = [
-        f"Site calibration on {profile['source']}: {counts[LABELS[0]]} {LABELS[0]} and {counts[LABELS[1]]} "
+        f"Site calibration on {profile.source}: {counts[LABELS[0]]} {LABELS[0]} and {counts[LABELS[1]]} "
         f"{LABELS[1]} images" + (f" ({counts['rejected']} not scanned, left out)." if counts["rejected"] else "."),
-        f"Target: catch at least {profile['target_sensitivity']:.0%} of pneumonia on these images.",
+        f"Target: catch at least {profile.target_sensitivity:.0%} of pneumonia on these images.",
         "",
         *comparison_lines(profile),
     ]
-    site = profile["site_threshold"]
+    site = profile.site_threshold
     if site is not None:
         lines += [
             "",
             f"At the site threshold, sensitivity is at least {site['sensitivity_at_least']:.3f} "
-            f"(95% confidence; the floor for activating it is {profile['sensitivity_floor']:.2f}).",
+            f"(95% confidence; the floor for activating it is {profile.sensitivity_floor:.2f}).",
         ]
     return "\n".join(lines)
 
 
-def refusal(profile: dict, threshold_in_use: str) -> str:
+def refusal(profile: SiteProfile, threshold_in_use: str) -> str:
     lines = ["", "Calibration REFUSED: nothing was changed; " + threshold_in_use]
-    lines += [f"  - {reason}" for reason in profile["refused"]]
+    lines += [f"  - {reason}" for reason in profile.refused]
     return "\n".join(lines)
 
 
-def saved(profile: dict, path: str) -> str:
+def saved(profile: SiteProfile, path: str) -> str:
     return (
-        f"\nSaved. Scans on this device now use the site threshold {profile['threshold']:.3f} "
-        f"for model {profile['model_version']} (site profile {path}; undo with edge-scan calibrate --reset)."
+        f"\nSaved. Scans on this device now use the site threshold {profile.threshold:.3f} "
+        f"for model {profile.model_version} (site profile {path}; undo with edge-scan calibrate --reset)."
     )
 
 
-def show(profile: dict, path: str) -> str:
-    """The active profile, as `calibrate --show` prints it."""
+def in_use(choice: ThresholdChoice) -> str:
+    """The threshold scans use now, and why, first thing on `calibrate --show`."""
+    line = f"Threshold in use: {choice.value:.3f} ({choice.detail})."
+    return line if choice.warning is None else f"{line}\nWarning: {choice.warning}"
+
+
+def show(profile: SiteProfile, path: str, choice: ThresholdChoice) -> str:
+    """The active profile, as `calibrate --show` prints it, under the threshold actually in use."""
     return "\n".join(
         [
+            in_use(choice),
+            "",
             f"Active site profile: {path}",
-            f"Calibrated {profile['created_at'][:16].replace('T', ' ')} UTC by {profile.get('operator') or '-'}, "
-            f"for model {profile['model_version']} (SHA-256 {profile['model_sha256'][:12]}...).",
+            f"Calibrated {profile.created_at[:16].replace('T', ' ')} UTC by {profile.operator or '-'}, "
+            f"for model {profile.model_version} (SHA-256 {profile.model_sha256[:12]}...).",
             summary(profile),
         ]
     )

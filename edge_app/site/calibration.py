@@ -26,7 +26,7 @@ from edge_app.scan.scanner import scan_file
 from edge_app.scoring import classify
 from edge_app.site import metrics
 from edge_app.site.dataset import DatasetError, list_split
-from edge_app.site.site_profile import PROFILE_FORMAT
+from edge_app.site.site_profile import CalibrationImage, SiteProfile
 from edge_app.threshold import check_threshold
 
 MIN_PER_CLASS = 30
@@ -198,34 +198,80 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, target: floa
         raise CalibrationError(f"No usable threshold reaches sensitivity {target:.2f} on these images: {exc}") from exc
 
 
-def calibrate(site_scan: SiteScan, model: ScanModel, target: float, operator: str | None, source: str) -> dict:
-    """The site profile for these scans: the chosen threshold and the evidence behind it.
+@dataclass(frozen=True)
+class Evidence:
+    """What the labelled scores show: the chosen threshold and both operating points, and why the choice must
+    not be activated (empty when it may). Recomputed from a saved profile's own images to check its figures."""
+
+    threshold: float | None
+    site: dict | None
+    model: dict
+    counts: dict[str, int]
+    refused: list[str]
+
+
+def weigh(labels: np.ndarray, probabilities: np.ndarray, target: float, model_threshold: float) -> Evidence:
+    """Choose the site threshold on these scores and measure it, and the model's own, on the same images."""
+    counts = {name: int((labels == bool(index)).sum()) for index, name in enumerate(LABELS)}
+    refused = [] if counts[LABELS[1]] else [f"No usable {LABELS[1]} images: a threshold cannot be chosen."]
+    threshold = site = None
+    if not refused:
+        threshold = choose_threshold(labels, probabilities, target)
+        site = operating_point(labels, probabilities, threshold)
+        refused = refusal_reasons(counts, site)
+    return Evidence(threshold, site, operating_point(labels, probabilities, model_threshold), counts, refused)
+
+
+def calibrate(site_scan: SiteScan, model: ScanModel, target: float, operator: str | None, source: str) -> SiteProfile:
+    """The site profile for these scans (see `build_profile`)."""
+    images = [
+        CalibrationImage(result.sha256, LABELS[image.label], result.probability) for image, result in site_scan.accepted
+    ]
+    rejected = [{"path": r.path, "reason": r.reason} for r in site_scan.rejected]
+    return build_profile(
+        images, rejected, ScannedWith(model.sha256, model.version, model.threshold), target, operator, source
+    )
+
+
+@dataclass(frozen=True)
+class ScannedWith:
+    """The model the calibration images were scored with."""
+
+    sha256: str
+    version: str
+    threshold: float
+
+
+def build_profile(
+    images: list[CalibrationImage],
+    rejected: list[dict],
+    model: ScannedWith,
+    target: float,
+    operator: str | None,
+    source: str,
+) -> SiteProfile:
+    """The chosen threshold and the evidence behind it, with every image's score so the figures can be
+    recomputed from the profile alone.
 
     `refused` lists why it must not be activated (empty when it may be).
     The model's own threshold is measured on the same images, so the two can be compared.
     """
-    labels, probabilities = site_scan.arrays()
-    n_per_class = {name: int((labels == bool(index)).sum()) for index, name in enumerate(LABELS)}
-    reasons = [] if n_per_class[LABELS[1]] else [f"No usable {LABELS[1]} images: a threshold cannot be chosen."]
-    site = None
-    if not reasons:
-        threshold = choose_threshold(labels, probabilities, target)
-        site = operating_point(labels, probabilities, threshold)
-        reasons = refusal_reasons(n_per_class, site)
-    return {
-        "format": PROFILE_FORMAT,
-        "threshold": None if site is None else site["threshold"],
-        "target_sensitivity": target,
-        "sensitivity_floor": SENSITIVITY_FLOOR,
-        "created_at": now_utc(),
-        "operator": operator,
-        "source": source,
-        "model_sha256": model.sha256,
-        "model_version": model.version,
-        "counts": n_per_class | {"rejected": len(site_scan.rejected)},
-        "site_threshold": site,
-        "model_threshold": operating_point(labels, probabilities, model.threshold),
-        "images": [{"sha256": result.sha256, "label": LABELS[image.label]} for image, result in site_scan.accepted],
-        "rejected": [{"path": r.path, "reason": r.reason} for r in site_scan.rejected],
-        "refused": reasons,
-    }
+    labels = np.array([image.label == LABELS[1] for image in images], dtype=bool)
+    probabilities = np.array([image.probability for image in images], dtype=np.float64)
+    evidence = weigh(labels, probabilities, target, model.threshold)
+    return SiteProfile(
+        threshold=evidence.threshold,
+        target_sensitivity=target,
+        sensitivity_floor=SENSITIVITY_FLOOR,
+        created_at=now_utc(),
+        operator=operator,
+        source=source,
+        model_sha256=model.sha256,
+        model_version=model.version,
+        counts=evidence.counts | {"rejected": len(rejected)},
+        site_threshold=evidence.site,
+        model_threshold=evidence.model,
+        images=tuple(images),
+        rejected=tuple(rejected),
+        refused=tuple(evidence.refused),
+    )

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from edge_app.record import OK, REJECTED
 from edge_app.site import metrics
+from edge_app.site.site_profile import SiteProfile
 
 RECENT_DAYS = 7
 """The recent window both warnings look at, ending at the latest scan."""
@@ -75,17 +76,16 @@ def split_recent(records: list[dict]) -> tuple[list[dict], list[dict]]:
     return earlier, recent
 
 
-def expected_referral_rate(profile: dict | None, prevalence: float | None = None) -> dict | None:
+def expected_referral_rate(profile: SiteProfile | None, prevalence: float | None = None) -> dict | None:
     """The referral rate the site calibration predicts, with the range its own sample size allows;
     None without a calibration that measured it.
 
     Referral = pneumonia suspected or uncertain. The rate depends on how many screened children
     have pneumonia: by default the share in the calibration images, else `prevalence`.
     """
-    site = (profile or {}).get("site_threshold")
-    if not isinstance(site, dict) or "pneumonia_referred" not in site:
+    if profile is None or profile.site_threshold is None:
         return None
-    counts = profile["counts"]
+    site, counts = profile.site_threshold, profile.counts
     share = counts["PNEUMONIA"] / (counts["PNEUMONIA"] + counts["NORMAL"]) if prevalence is None else prevalence
     sick, healthy = site["pneumonia_referred"], site["healthy_referred"]
     return {
@@ -96,7 +96,7 @@ def expected_referral_rate(profile: dict | None, prevalence: float | None = None
     }
 
 
-def referral_drift(recent: list[dict], profile: dict | None, prevalence: float | None = None) -> str | None:
+def referral_drift(recent: list[dict], profile: SiteProfile | None, prevalence: float | None = None) -> str | None:
     """A warning when recent referrals at the site threshold leave what the calibration allows."""
     expected = expected_referral_rate(profile, prevalence)
     if expected is None:
@@ -104,7 +104,7 @@ def referral_drift(recent: list[dict], profile: dict | None, prevalence: float |
     at_site = [
         r
         for r in recent
-        if r["status"] == OK and r["model_sha256"] == profile["model_sha256"] and r["threshold"] == profile["threshold"]
+        if r["status"] == OK and r["model_sha256"] == profile.model_sha256 and r["threshold"] == profile.threshold
     ]
     if len(at_site) < MIN_RECENT_SCANS:
         return None
@@ -139,7 +139,7 @@ def rejection_climbs(earlier: list[dict], recent: list[dict]) -> list[str]:
     return warnings
 
 
-def summarize(records: list[dict], profile: dict | None, prevalence: float | None = None) -> dict:
+def summarize(records: list[dict], profile: SiteProfile | None, prevalence: float | None = None) -> dict:
     """Everything `edge-scan stats` shows, as plain data (the JSON output)."""
     earlier, recent = split_recent(records)
     drift = referral_drift(recent, profile, prevalence)

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,10 @@ from edge_app.inference.model_store import load_model
 from edge_app.package_data import DEFAULT_MODEL
 from edge_app.site import calibration, metrics, site_profile
 from edge_app.site.dataset import patient_id
+from edge_app.site.threshold_choice import resolve_threshold
 from tests.conftest import FIXTURE_DATA
 from tests.device.test_scan import GOOD_IMAGES, with_checksum
+from tests.site_profiles import consistent_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_VARIANTS = {
@@ -96,7 +99,7 @@ def test_calibration_saves_a_profile_that_scan_and_info_then_use(home, site, shi
     assert len(profile["images"]) == 126 and all(len(image["sha256"]) == 64 for image in profile["images"])
     assert profile["site_threshold"]["sensitivity"]["value"] >= 0.95
     assert profile["site_threshold"]["sensitivity_at_least"] >= calibration.SENSITIVITY_FLOOR
-    assert site_profile.load_profile() == profile
+    assert site_profile.load_profile().to_dict() == profile
     (scanned,) = scan_json(str(next((site / "NORMAL").iterdir())))
     assert scanned["threshold"] == profile["threshold"] != shipped_model.threshold
     assert scanned["threshold_source"] == "site"
@@ -134,7 +137,7 @@ def test_a_refused_calibration_keeps_the_earlier_profile(home, site, tmp_path):
 
 def test_a_profile_for_another_model_falls_back_to_the_models_threshold(home, shipped_model):
     """What happens after a model update: the old site threshold no longer applies."""
-    site_profile.save_profile({"threshold": 0.4, "model_sha256": "0" * 64, "created_at": "2026-01-02T10:00:00"})
+    site_profile.save_profile(replace(consistent_profile("0" * 64, 0.4), created_at="2026-01-02T10:00:00"))
     result = CliRunner().invoke(main, ["scan", str(DEFAULT_MODEL.parent.parent / "samples"), "--format", "json"])
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert lines and all(line["threshold"] == shipped_model.threshold for line in lines)
@@ -154,7 +157,7 @@ def test_after_a_model_update_scans_use_the_new_models_threshold(home, site, tmp
 
 def test_every_output_says_where_the_threshold_came_from(home, shipped_model):
     image = str(GOOD_IMAGES[0])
-    site_profile.save_profile({"threshold": 0.4, "model_sha256": shipped_model.sha256})
+    site_profile.save_profile(consistent_profile(shipped_model.sha256, 0.4, shipped_model.threshold))
     (site_scan,) = [json.loads(line) for line in run("scan", image, "--format", "json").stdout.splitlines()]
     csv_rows = run("scan", image, "--format", "csv", "--threshold", "0.25").stdout.splitlines()
     assert run("calibrate", "--reset").exit_code == 0
@@ -169,13 +172,13 @@ def test_every_output_says_where_the_threshold_came_from(home, shipped_model):
 
 
 def test_the_command_line_threshold_overrides_the_site(home, site, shipped_model):
-    site_profile.save_profile({"threshold": 0.4, "model_sha256": shipped_model.sha256})
+    site_profile.save_profile(consistent_profile(shipped_model.sha256, 0.4, shipped_model.threshold))
     (scanned,) = scan_json(str(next((site / "NORMAL").iterdir())), "--threshold", "0.25")
     assert (scanned["threshold"], scanned["threshold_source"]) == (0.25, "command_line")
 
 
 def test_reset_stops_using_the_profile_and_keeps_it_in_the_archive(home, shipped_model):
-    site_profile.save_profile({"threshold": 0.4, "model_sha256": shipped_model.sha256})
+    site_profile.save_profile(consistent_profile(shipped_model.sha256, 0.4, shipped_model.threshold))
     result = run("calibrate", "--reset")
     assert result.exit_code == 0 and not (home / "site_profile.json").exists()
     assert len(list((home / "site_profiles").glob("*.json"))) == 1
@@ -205,21 +208,23 @@ def test_a_target_the_floor_cannot_back_is_a_usage_error(home, site, value):
 
 
 def test_an_unusable_profile_threshold_is_not_used(home, shipped_model):
-    site_profile.save_profile({"threshold": float("nan"), "model_sha256": shipped_model.sha256})
-    model, warning = site_profile.with_site_threshold(shipped_model)
-    assert model.threshold == shipped_model.threshold and "not valid" in warning
+    data = consistent_profile(shipped_model.sha256, 0.4, shipped_model.threshold).sealed().to_dict()
+    home.mkdir(parents=True)
+    (home / "site_profile.json").write_text(json.dumps(data | {"threshold": float("nan")}))
+    choice = resolve_threshold(shipped_model)
+    assert (choice.value, choice.source) == (shipped_model.threshold, "model") and "not valid" in choice.warning
 
 
 def test_a_failed_profile_write_leaves_the_old_profile_active(home, monkeypatch):
-    site_profile.save_profile({"threshold": 0.3, "model_sha256": "a" * 64})
+    site_profile.save_profile(consistent_profile("a" * 64, 0.3))
 
     def replace_fails(src, dst):
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patch, pytest.raises(OSError):
         patch.setattr("edge_app.files.os.replace", replace_fails)
-        site_profile.save_profile({"threshold": 0.6, "model_sha256": "a" * 64})
-    assert site_profile.load_profile()["threshold"] == 0.3
+        site_profile.save_profile(consistent_profile("a" * 64, 0.6))
+    assert site_profile.load_profile().threshold == 0.3
     assert [p.name for p in home.iterdir() if p.name.startswith(".")] == []
 
 
@@ -227,6 +232,7 @@ KILL_DURING_WRITE = """
 import os, signal, sys
 from pathlib import Path
 from edge_app.site import site_profile
+from tests.site_profiles import consistent_profile
 
 original = Path.write_text
 
@@ -237,16 +243,16 @@ def write_half_then_die(self, text, *args, **kwargs):
     return original(self, text, *args, **kwargs)
 
 Path.write_text = write_half_then_die
-site_profile.save_profile({"threshold": 0.6, "model_sha256": "a" * 64})
+site_profile.save_profile(consistent_profile("a" * 64, 0.6))
 """
 
 
 def test_a_kill_during_a_profile_write_leaves_the_old_profile_active(home):
-    site_profile.save_profile({"threshold": 0.3, "model_sha256": "a" * 64})
+    site_profile.save_profile(consistent_profile("a" * 64, 0.3))
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     killed = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE], env=env, cwd=ROOT, check=False)
     assert killed.returncode == -signal.SIGKILL
-    assert site_profile.load_profile()["threshold"] == 0.3
+    assert site_profile.load_profile().threshold == 0.3
     assert len(list((home / "site_profiles").glob("*.json"))) == 2  # the new one reached only the archive
 
 

@@ -9,6 +9,7 @@ import json
 import shutil
 import stat
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from lab.tflite_metadata import embed_metadata
 from quantize.export_cli import main as edge_export
 from quantize.signed_package import load_private_key
 from tests.device.test_scan import GOOD_IMAGES
+from tests.site_profiles import consistent_profile
 
 SHIPPED = package_data.DEFAULT_MODEL
 
@@ -298,7 +300,7 @@ def test_switching_models_says_when_the_site_calibration_no_longer_applies(devic
     from edge_app.site.site_profile import save_profile
 
     builtin_sha = model_store.sha256_hex(SHIPPED.read_bytes())
-    save_profile({"threshold": 0.2, "model_sha256": builtin_sha, "created_at": "2026-11-01T00:00:00"})
+    save_profile(replace(consistent_profile(builtin_sha, 0.2), created_at="2026-11-01T00:00:00"))
     installed = run(
         edge_scan,
         "model",

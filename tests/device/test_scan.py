@@ -28,6 +28,7 @@ from edge_app.scan.scanner import (
     scan_files,
     threshold_score,
 )
+from edge_app.site.threshold_choice import resolve_threshold
 from tests.conftest import FIXTURE_DATA
 
 GOOD_IMAGES = (
@@ -171,7 +172,7 @@ def test_embedded_metadata_sets_threshold_and_version_and_the_flag_overrides_it(
     model = load_model(verified_model)
     assert (model.threshold, model.version) == (0.3, "2025.11-test")
     assert "sensitivity>=0.95" in model.threshold_detail and model.threshold_source == "model"
-    overridden = load_model(verified_model, threshold=0.7)
+    overridden = model.using(resolve_threshold(model, 0.7))
     assert (overridden.threshold, overridden.threshold_source) == (0.7, "command_line")
 
 

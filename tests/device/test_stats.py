@@ -6,33 +6,25 @@ import json
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from edge_app.cli.main import main
 from edge_app.record import ScanResult
-from edge_app.site import calibration, site_profile, stats
+from edge_app.site import site_profile, stats
+from edge_app.site.site_profile import SiteProfile
 from edge_app.storage import history
+from tests.site_profiles import consistent_profile
 
 MODEL_SHA = "b" * 64
 THRESHOLD = 0.4
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 
-def site_calibration(n_normal: int = 60, n_pneumonia: int = 60, seed: int = 0) -> dict:
+def site_calibration() -> SiteProfile:
     """A profile as `edge-scan calibrate` saves it: half the calibration children have pneumonia,
-    and at threshold 0.4 about 97% of them and 10% of the healthy ones are referred."""
-    rng = np.random.default_rng(seed)
-    labels = np.r_[np.zeros(n_normal, bool), np.ones(n_pneumonia, bool)]
-    probabilities = np.where(labels, rng.uniform(0.6, 1.0, labels.size), rng.uniform(0.0, 0.2, labels.size))
-    probabilities[:6] = 0.45  # a few healthy children over the threshold
-    return {
-        "threshold": THRESHOLD,
-        "model_sha256": MODEL_SHA,
-        "counts": {"NORMAL": n_normal, "PNEUMONIA": n_pneumonia, "rejected": 0},
-        "site_threshold": calibration.operating_point(labels, probabilities, THRESHOLD),
-    }
+    and at threshold 0.4 all of them and 10% of the healthy ones are referred."""
+    return consistent_profile(MODEL_SHA, THRESHOLD)
 
 
 def scan(day: float, refer: bool = False, reason: str | None = None, threshold: float = THRESHOLD) -> dict:
