@@ -42,6 +42,11 @@ class ScanResult:
     threshold_source: str | None = None
     """Where `threshold` came from: model, site (edge-scan calibrate) or command_line (--threshold)."""
 
+    @classmethod
+    def from_dict(cls, record: dict) -> ScanResult:
+        """A result back from a history row (extra keys such as its row id are ignored)."""
+        return cls(**{name: record.get(name) for name in SCAN_FIELDS})
+
     def as_dict(self) -> dict:
         """Every field by name; the values are plain, so no deep copy (dataclasses.asdict) is needed."""
         return {name: getattr(self, name) for name in SCAN_FIELDS}

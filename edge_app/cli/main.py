@@ -136,6 +136,7 @@ def _past_scans(since: str | None, patient_id: str | None = None) -> list[dict]:
 
 @click.group(
     epilog="\b\nExamples:\n"
+    "  edge-scan app --open                      the health worker's app in the browser\n"
     "  edge-scan scan --samples                  scan the sample X-rays that come with PneumoScan\n"
     "  edge-scan scan xrays/ --patient-id P-0042 --operator Amina\n"
     "  edge-scan history --since 2025-03-01\n"
@@ -450,9 +451,12 @@ def selftest(model_path: Path | None, allow_unverified: bool) -> None:
 
 
 def _add_model_commands() -> None:
+    from edge_app.cli.app import app_command, operators_group
     from edge_app.cli.model import model_group
 
     main.add_command(model_group)
+    main.add_command(app_command)
+    main.add_command(operators_group)
 
 
 _add_model_commands()

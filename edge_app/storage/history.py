@@ -191,15 +191,23 @@ def parse_since(text: str) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def query(db: sqlite3.Connection, since: str | None = None, patient_id: str | None = None) -> list[dict]:
-    """Stored results, oldest first, optionally from a UTC ISO time on and for one patient."""
+def query(
+    db: sqlite3.Connection,
+    since: str | None = None,
+    patient_id: str | None = None,
+    until: str | None = None,
+    ids: list[int] | None = None,
+) -> list[dict]:
+    """Stored results, oldest first, optionally from a UTC ISO time on (and before `until`), for one patient,
+    or with the given row ids."""
     conditions, parameters = [], []
-    if since is not None:
-        conditions.append("scanned_at >= ?")
-        parameters.append(since)
-    if patient_id is not None:
-        conditions.append("patient_id = ?")
-        parameters.append(patient_id)
+    for condition, value in (("scanned_at >= ?", since), ("scanned_at < ?", until), ("patient_id = ?", patient_id)):
+        if value is not None:
+            conditions.append(condition)
+            parameters.append(value)
+    if ids is not None:
+        conditions.append(f"id IN ({', '.join('?' for _ in ids)})")
+        parameters.extend(int(row_id) for row_id in ids)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM scans {where} ORDER BY id", parameters).fetchall()
     records = []
@@ -209,3 +217,12 @@ def query(db: sqlite3.Connection, since: str | None = None, patient_id: str | No
             item[column] = None if item[column] is None else bool(item[column])
         records.append(item)
     return records
+
+
+def operators(db: sqlite3.Connection) -> list[str]:
+    """The names that have scanned on this device, most recent first: the app offers them to pick from."""
+    rows = db.execute(
+        "SELECT operator FROM scans WHERE operator IS NOT NULL AND operator != '' "
+        "GROUP BY operator ORDER BY MAX(id) DESC LIMIT 50"
+    ).fetchall()
+    return [row[0] for row in rows]

@@ -1,0 +1,53 @@
+"""The language of each request: the picker's cookie, else the browser's Accept-Language, else English.
+
+Templates get `_` and `ngettext` through Jinja2's i18n extension (newstyle gettext, so
+`_("%(n)s scans", n=3)` formats and escapes safely); Python code calls `gettext` here.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+
+from edge_app.app.language_shim import DEFAULT_LANGUAGE, LANGUAGES, translator
+
+LANGUAGE_COOKIE = "pneumoscan_language"
+
+
+def request_language() -> str:
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT_LANGUAGE) or DEFAULT_LANGUAGE
+
+
+def _translations():
+    if "translations" not in g:
+        g.language = request_language()
+        g.translations = translator(g.language)
+    return g.translations
+
+
+def gettext(message: str, **variables) -> str:
+    text = _translations().gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, n: int, **variables) -> str:
+    text = _translations().ngettext(singular, plural, n)
+    return text % {"num": n, **variables}
+
+
+def current_language() -> str:
+    _translations()
+    return g.language
+
+
+def install(app: Flask) -> None:
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.install_gettext_callables(
+        lambda message: _translations().gettext(message),
+        lambda singular, plural, n: _translations().ngettext(singular, plural, n),
+        newstyle=True,
+    )
+    app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language)

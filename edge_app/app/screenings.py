@@ -1,0 +1,197 @@
+"""Screenings made in the app: one batch of uploads scanned by one worker thread, in order.
+
+Each result is committed to the history (storage.history.record) before the page can
+show it, through the same scan_files that edge-scan scan uses. A screening is named by
+the token of the form that sent it, claimed with an exclusive create, so a reload, a
+double click or a back button finds the screening already made instead of scanning twice.
+Its state (which history rows, which files refused) is a small JSON file rewritten
+atomically after every image; heatmaps are kept per history row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import shutil
+import sqlite3
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from edge_app.app.uploads import Upload
+from edge_app.files import atomic_write_bytes, atomic_write_text
+from edge_app.record import ScanResult, now_utc
+
+TOKEN = re.compile(r"^[0-9a-f]{32}$")
+DISK_FULL, FAILED, INTERRUPTED, MODEL_UNUSABLE = "disk_full", "failed", "interrupted", "model_unusable"
+
+
+@dataclass(frozen=True)
+class Job:
+    token: str
+    uploads: list[Upload]
+    folder: Path
+    patient_id: str | None
+    operator: str | None
+    heatmaps: bool
+
+
+class Screenings:
+    """The state files, the heatmap store, and the single scanning thread."""
+
+    def __init__(self, data_folder: Path) -> None:
+        self.states = data_folder / "app" / "screenings"
+        self.images = data_folder / "app" / "heatmaps"
+        self._queue: queue.Queue[Job] = queue.Queue()
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def state_path(self, token: str) -> Path:
+        if not TOKEN.match(token):
+            raise KeyError(token)
+        return self.states / f"{token}.json"
+
+    def claim(self, token: str, patient_id: str | None, operator: str | None) -> bool:
+        """Reserve `token` for one screening; False when a screening already has it."""
+        self.states.mkdir(parents=True, exist_ok=True)
+        state = {
+            "created_at": now_utc(),
+            "patient_id": patient_id,
+            "operator": operator,
+            "files": [],
+            "refused": [],
+            "ids": [],
+        }
+        try:
+            with self.state_path(token).open("x", encoding="utf-8") as file:
+                json.dump(state | {"done": False, "stopped": None}, file)
+        except FileExistsError:
+            return False
+        with self._lock:
+            self._running.add(token)
+        return True
+
+    def submit(self, job: Job) -> None:
+        self._write(
+            job.token,
+            self.state(job.token)
+            | {
+                "files": [upload.label for upload in job.uploads],
+                "refused": [upload.label for upload in job.uploads if upload.path is None],
+            },
+        )
+        self._queue.put(job)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="pneumoscan-scanner", daemon=True)
+                self._thread.start()
+
+    def abandon(self, token: str, stopped: str) -> None:
+        """A claimed screening that will never run (its upload failed)."""
+        with self._lock:
+            self._running.discard(token)
+        self._write(token, self.state(token) | {"stopped": stopped})
+
+    def state(self, token: str) -> dict:
+        """The screening's state; `stopped` says `interrupted` when a previous server stopped before the end."""
+        state = json.loads(self.state_path(token).read_text(encoding="utf-8"))
+        with self._lock:
+            running = token in self._running
+        if not state["done"] and not state["stopped"] and not running:
+            state["stopped"] = INTERRUPTED
+        return state
+
+    def _write(self, token: str, state: dict) -> None:
+        atomic_write_text(self.state_path(token), json.dumps(state))
+
+    def heatmap(self, row_id: int, kind: str) -> Path:
+        return self.images / f"{int(row_id)}.{kind}.png"
+
+    def heatmap_strength(self, row_id: int) -> float | None:
+        try:
+            return float(json.loads((self.images / f"{int(row_id)}.json").read_text())["max_logit_drop"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            stopped = FAILED
+            try:
+                stopped = self._run(job)
+            except Exception:  # noqa: BLE001 - one failed batch must not stop the scanner for everyone
+                logging.getLogger(__name__).exception("screening %s failed", job.token)
+            finally:
+                shutil.rmtree(job.folder, ignore_errors=True)
+                try:
+                    self._write(job.token, self.state(job.token) | {"done": stopped is None, "stopped": stopped})
+                except OSError:
+                    pass  # a full disk: the results are in the history; the page says the screening stopped
+                with self._lock:
+                    self._running.discard(job.token)
+
+    def _run(self, job: Job) -> str | None:
+        """Scan the batch; None when it ran to the end, else why it stopped."""
+        from edge_app.inference.model_store import ModelError
+        from edge_app.storage import history
+
+        try:
+            model = load_scan_model()
+        except ModelError:
+            return MODEL_UNUSABLE
+        try:
+            db = history.connect(_history_path())
+        except history.HistoryError as exc:
+            return DISK_FULL if isinstance(exc, history.DiskFull) else FAILED
+        try:
+            self._scan(job, model, db)
+        except (sqlite3.Error, OSError) as exc:
+            return DISK_FULL if history.is_disk_full(exc) else FAILED
+        finally:
+            db.close()
+        return None
+
+    def _scan(self, job: Job, model, db: sqlite3.Connection) -> None:
+        from edge_app.outputs.clinic_outputs import ClinicOutputs
+        from edge_app.scan.scanner import ScanContext, scan_files
+        from edge_app.storage import history
+
+        scanned = [upload for upload in job.uploads if upload.path is not None]
+        labels = iter(upload.label for upload in scanned)
+        outputs = ClinicOutputs(model, None) if job.heatmaps else None
+        ids: list[int] = []
+
+        def record(result: ScanResult) -> None:
+            ids.append(history.record(db, replace(result, path=next(labels))))
+
+        context = ScanContext(job.patient_id, job.operator)
+        for upload, result in zip(scanned, scan_files([u.path for u in scanned], model, context, record), strict=True):
+            if outputs is not None:
+                outputs.add(upload.path, result)
+                self._keep_heatmap(ids[-1], outputs.explained.pop().explanation)
+            self._write(job.token, self.state(job.token) | {"ids": ids})
+
+    def _keep_heatmap(self, row_id: int, explanation) -> None:
+        if explanation is None:
+            return
+        atomic_write_bytes(self.heatmap(row_id, "xray"), explanation.image_png)
+        atomic_write_bytes(self.heatmap(row_id, "overlay"), explanation.overlay_png)
+        atomic_write_text(self.images / f"{row_id}.json", json.dumps({"max_logit_drop": explanation.max_logit_drop}))
+
+
+def _history_path() -> Path:
+    from edge_app.storage.paths import history_path
+
+    return history_path()
+
+
+def load_scan_model():
+    """The model edge-scan scan would use now: the active one, with this site's calibrated threshold."""
+    from edge_app.inference.model_store import load_model
+    from edge_app.site.site_profile import with_site_threshold
+
+    model, _warning = with_site_threshold(load_model())
+    return model

@@ -1,0 +1,136 @@
+"""The device screen: self-test, the model and its SHA-256, updates and rollback, free disk, history export."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from edge_app.app.i18n import gettext
+from edge_app.app.results import with_history
+
+blueprint = Blueprint("device", __name__)
+PACKAGE_SUFFIX = ".pnsm"
+
+
+def _model_facts() -> tuple[dict | None, str | None]:
+    from edge_app.inference.model_store import ModelError, load_model
+
+    try:
+        model = load_model()
+    except ModelError as exc:
+        return None, str(exc)
+    return {
+        "version": model.version,
+        "sha256": model.sha256,
+        "integrity": model.integrity,
+        "runtime": model.runtime,
+        "path": model.path.name,
+    }, None
+
+
+def _models() -> list[tuple[str, str, dict]]:
+    from edge_app.updates.model_install import list_models
+
+    try:
+        return list_models()
+    except (OSError, ValueError):
+        return []
+
+
+def _free_disk() -> dict:
+    folder = current_app.extensions["pneumoscan"].data_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    usage = shutil.disk_usage(folder)
+    return {"free_mb": usage.free // 2**20, "total_mb": usage.total // 2**20, "low": usage.free < 200 * 2**20}
+
+
+def render_device(message: str | None = None, problem: str | None = None, selftest=None, status: int = 200):
+    model, model_error = _model_facts()
+    return (
+        render_template(
+            "device.html",
+            model=model,
+            model_error=model_error,
+            models=_models(),
+            disk=_free_disk(),
+            message=message,
+            problem=problem,
+            selftest=selftest,
+        ),
+        status,
+    )
+
+
+@blueprint.route("/device")
+def device_page():
+    return render_device()
+
+
+@blueprint.route("/device/selftest", methods=["POST"])
+def selftest():
+    from edge_app.inference.model_store import ModelError, load_model
+    from edge_app.updates.selftest import run_selftest
+
+    try:
+        report = run_selftest(load_model())
+    except ModelError as exc:
+        return render_device(problem=str(exc), status=500)
+    return render_device(selftest=report)
+
+
+@blueprint.route("/device/update", methods=["POST"])
+def install_update():
+    from edge_app.updates.model_install import install_package
+    from edge_app.updates.model_package import PackageRefused
+
+    upload = request.files.get("package")
+    if upload is None or not upload.filename:
+        return render_device(problem=gettext("Choose a model update file (.pnsm) first."), status=400)
+    with tempfile.TemporaryDirectory(dir=current_app.extensions["pneumoscan"].data_folder / "app" / "uploads") as tmp:
+        path = Path(tmp) / f"update{PACKAGE_SUFFIX}"
+        upload.save(path)
+        try:
+            installed = install_package(path)
+        except PackageRefused as exc:
+            problem = gettext("Model NOT installed: %(why)s The active model has not changed.", why=str(exc))
+            return render_device(problem=problem, status=400)
+        except (OSError, ValueError) as exc:
+            return render_device(problem=gettext("Model NOT installed: %(why)s", why=str(exc)), status=400)
+    version = installed.record.get("model_version")
+    return render_device(message=gettext("Model %(version)s installed and active.", version=version))
+
+
+@blueprint.route("/device/rollback", methods=["POST"])
+def rollback():
+    from edge_app.storage.active_model import ActivePointerDamaged
+    from edge_app.updates.model_install import InstallError
+    from edge_app.updates.model_install import rollback as roll_back
+
+    try:
+        model_id = roll_back()
+    except (InstallError, ActivePointerDamaged, OSError) as exc:
+        return render_device(problem=str(exc), status=400)
+    return render_device(message=gettext("Back to model %(id)s.", id=model_id))
+
+
+@blueprint.route("/device/history.<any(csv, json):fmt>")
+def export_history(fmt: str):
+    """The whole history as edge-scan history --format csv (or fhir) writes it."""
+    from edge_app.outputs.output import history_writer
+
+    records = with_history(lambda db, history: history.query(db), default=[])
+    stream = io.StringIO()
+    writer = history_writer("csv" if fmt == "csv" else "fhir", stream)
+    writer.start()
+    for record in records:
+        writer.write(record)
+    writer.finish()
+    name = "pneumoscan-history.csv" if fmt == "csv" else "pneumoscan-history-fhir.json"
+    mimetype = "text/csv" if fmt == "csv" else "application/fhir+json"
+    return Response(
+        stream.getvalue(), mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
