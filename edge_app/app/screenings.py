@@ -135,12 +135,10 @@ class Screenings:
 
     def _run(self, job: Job) -> str | None:
         """Scan the batch; None when it ran to the end, else why it stopped."""
-        from edge_app.inference.model_store import ModelError
         from edge_app.storage import history
 
-        try:
-            model = load_scan_model()
-        except ModelError:
+        model = load_scan_model()
+        if model is None:
             return MODEL_UNUSABLE
         try:
             db = history.connect(_history_path())
@@ -190,8 +188,16 @@ def _history_path() -> Path:
 
 def load_scan_model():
     """The model edge-scan scan would use now: the active one, with this site's calibrated threshold."""
-    from edge_app.inference.model_store import load_model
+    return current_model()[0]
+
+
+def current_model() -> tuple:
+    """(model, warning about the site calibration, None), or (None, None, why no model can be used)."""
+    from edge_app.inference.model_store import ModelError, load_model
     from edge_app.site.site_profile import with_site_threshold
 
-    model, _warning = with_site_threshold(load_model())
-    return model
+    try:
+        model, warning = with_site_threshold(load_model())
+    except ModelError as exc:
+        return None, None, str(exc)
+    return model, warning, None

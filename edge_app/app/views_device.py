@@ -11,25 +11,18 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from edge_app.app.i18n import gettext
 from edge_app.app.results import with_history
+from edge_app.app.screenings import current_model
 
 blueprint = Blueprint("device", __name__)
 PACKAGE_SUFFIX = ".pnsm"
 
 
 def _model_facts() -> tuple[dict | None, str | None]:
-    from edge_app.inference.model_store import ModelError, load_model
-
-    try:
-        model = load_model()
-    except ModelError as exc:
-        return None, str(exc)
-    return {
-        "version": model.version,
-        "sha256": model.sha256,
-        "integrity": model.integrity,
-        "runtime": model.runtime,
-        "path": model.path.name,
-    }, None
+    model, _warning, problem = current_model()
+    if model is None:
+        return None, problem
+    facts = {"version": model.version, "sha256": model.sha256, "integrity": model.integrity}
+    return facts | {"runtime": model.runtime, "path": model.path.name}, None
 
 
 def _models() -> list[tuple[str, str, dict]]:
@@ -76,10 +69,10 @@ def selftest():
     from edge_app.updates.selftest import run_selftest
 
     try:
-        report = run_selftest(load_model())
+        model = load_model()  # the model's own threshold, as edge-scan selftest: the samples' known results
     except ModelError as exc:
         return render_device(problem=str(exc), status=500)
-    return render_device(selftest=report)
+    return render_device(selftest=run_selftest(model))
 
 
 @blueprint.route("/device/update", methods=["POST"])

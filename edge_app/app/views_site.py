@@ -5,26 +5,18 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from edge_app.app.results import with_history
+from edge_app.app.screenings import current_model
 
 blueprint = Blueprint("site", __name__)
 
 
 def _threshold() -> tuple[dict | None, str | None]:
     """(what the next scan will use, why no model can be used)."""
-    from edge_app.inference.model_store import ModelError, load_model
-    from edge_app.site.site_profile import with_site_threshold
-
-    try:
-        model, warning = with_site_threshold(load_model())
-    except ModelError as exc:
-        return None, str(exc)
-    return {
-        "value": model.threshold,
-        "source": model.threshold_source,
-        "detail": model.threshold_detail,
-        "warning": warning,
-        "version": model.version,
-    }, None
+    model, warning, problem = current_model()
+    if model is None:
+        return None, problem
+    facts = {"value": model.threshold, "source": model.threshold_source, "detail": model.threshold_detail}
+    return facts | {"warning": warning, "version": model.version}, None
 
 
 @blueprint.route("/site")
