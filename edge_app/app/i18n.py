@@ -2,13 +2,16 @@
 
 Templates get `_` and `ngettext` through Jinja2's i18n extension (newstyle gettext, so
 `_("%(n)s scans", n=3)` formats and escapes safely); Python code calls `gettext` here.
+Catalogues, the language list and locale formats come from edge_app.language.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask, g, request
 
-from edge_app.app.language_shim import DEFAULT_LANGUAGE, LANGUAGES, translator
+from edge_app.language import LANGUAGES, best_language, format_datetime, format_number, translator
 
 LANGUAGE_COOKIE = "pneumoscan_language"
 
@@ -17,7 +20,7 @@ def request_language() -> str:
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT_LANGUAGE) or DEFAULT_LANGUAGE
+    return best_language(request.headers.get("Accept-Language"))
 
 
 def _translations():
@@ -32,14 +35,17 @@ def gettext(message: str, **variables) -> str:
     return text % variables if variables else text
 
 
-def ngettext(singular: str, plural: str, n: int, **variables) -> str:
-    text = _translations().ngettext(singular, plural, n)
-    return text % {"num": n, **variables}
-
-
 def current_language() -> str:
     _translations()
     return g.language
+
+
+def local_time(moment: datetime) -> str:
+    return format_datetime(moment, current_language())
+
+
+def number(value: float, decimals: int = 0) -> str:
+    return format_number(value, current_language(), decimals)
 
 
 def install(app: Flask) -> None:
@@ -51,3 +57,4 @@ def install(app: Flask) -> None:
         newstyle=True,
     )
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language)
+    app.jinja_env.filters.update(local_time=local_time, number=number)

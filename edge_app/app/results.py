@@ -8,13 +8,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from edge_app.app.i18n import gettext
 from edge_app.app.screenings import DISK_FULL, FAILED, Screenings
 from edge_app.app.security import SLIP_SECURITY_POLICY
+from edge_app.language import N_
 from edge_app.record import OK, ScanResult
 from edge_app.scoring import UNCERTAIN_MARGIN
 
 __all__ = ["SLIP_SECURITY_POLICY", "card", "records", "slip_html", "stop_reason", "utc_text", "with_history"]
 T = TypeVar("T")
+
+SHOWN_WORDS = (
+    N_("PNEUMONIA suspected - REFER"),
+    N_("PNEUMONIA suspected - REFER (uncertain)"),
+    N_("NORMAL"),
+    N_("NORMAL? uncertain - REFER"),
+    N_("NOT SCANNED"),
+    N_("ERROR"),
+    N_("PNEUMONIA suspected: refer the child to a clinician today."),
+    N_("Uncertain: the score is close to the threshold. Refer the child to a clinician."),
+    N_("NORMAL: the screening found no sign of pneumonia. Refer anyway if the child is unwell."),
+)
+"""The verdicts of outputs.output.verdict and the next steps of outputs.html_report.verdict_words, marked for
+the catalogues: the app shows those functions' words, translated (in English, exactly as the CLI prints them)."""
 
 
 def with_history(read: Callable[[sqlite3.Connection, object], T], default: T) -> T:
@@ -52,21 +68,23 @@ def card(record: dict, screenings: Screenings | None) -> dict:
     from edge_app.inference.heatmap import describe_strength
     from edge_app.outputs.html_report import verdict_words
     from edge_app.outputs.output import verdict
-    from edge_app.reasons import EXPLANATIONS
+    from edge_app.reasons import explain, what_to_do
 
     result = ScanResult.from_dict(record)
     ok = record["status"] == OK
     strength = screenings.heatmap_strength(record["id"]) if screenings is not None and ok else None
+    reason = record["reason"] or ""
     return {
         "id": record["id"],
         "record": record,
         "ok": ok,
-        "verdict": verdict(record),
-        "next_step": verdict_words(result)[0] if ok else None,
+        "verdict": gettext(verdict(record)),
+        "next_step": gettext(verdict_words(result)[0]) if ok else None,
         "tone": ("refer" if record["refer"] else "normal") if ok else "rejected",
         "scanned_at": datetime.fromisoformat(record["scanned_at"]).astimezone(),
         "band": (50 - UNCERTAIN_MARGIN, 50 + UNCERTAIN_MARGIN),
-        "explanation": EXPLANATIONS.get(record["reason"] or "", ""),
+        "explanation": explain(reason, gettext) if reason else "",
+        "what_to_do": what_to_do(reason, gettext) if reason else "",
         "heatmap": strength is not None,
         "strength": None if strength is None else describe_strength(strength),
     }

@@ -7,8 +7,8 @@ import time
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 
 from edge_app.app.i18n import LANGUAGE_COOKIE, gettext
-from edge_app.app.language_shim import LANGUAGES
 from edge_app.app.security import session_alive
+from edge_app.language import LANGUAGES
 from edge_app.storage import operators
 
 blueprint = Blueprint("users", __name__)

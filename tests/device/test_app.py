@@ -222,6 +222,18 @@ def test_the_language_follows_the_picker_then_the_browser(client):
     assert '<html lang="pt">' in client.get("/scan/new", headers={"Accept-Language": "fr"}).get_data(as_text=True)
 
 
+def test_a_french_browser_gets_the_french_screen_and_verdicts(client):
+    page = client.get("/scan/new", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Nouveau dépistage" in page and '<label for="patient_id">Identifiant du patient</label>' in page
+    response = post_scan(client, [xray_upload(), (io.BytesIO(b"\xff\xd8\xff"), "broken.jpeg")])
+    location = response.headers["Location"]
+    finished_page(client, location)
+    french = client.get(location, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "NON ANALYSÉE" in french and "Imprimer la fiche d'orientation" in french
+    verdicts = r"(NORMAL|PNEUMONIE suspectée - ORIENTER|NORMAL \? incertain - ORIENTER)"
+    assert re.search(rf'class="verdict"[^>]*>{verdicts}<', french)
+
+
 def test_the_history_exports_as_csv_and_fhir(client):
     post = post_scan(client, [xray_upload()])
     finished_page(client, post.headers["Location"])
