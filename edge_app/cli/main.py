@@ -451,11 +451,10 @@ def selftest(model_path: Path | None, allow_unverified: bool) -> None:
 
 
 def _add_model_commands() -> None:
-    from edge_app.cli.app import app_command, operators_group
     from edge_app.cli.model import model_group
+    from edge_app.cli.operators import operators_group
 
     main.add_command(model_group)
-    main.add_command(app_command)
     main.add_command(operators_group)
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from edge_app.__main__ import main
 from edge_app.app.server import Settings, create_app
-from edge_app.cli.main import main
 from edge_app.storage import history, operators
 from edge_app.storage.paths import config_dir, data_dir, history_path
 

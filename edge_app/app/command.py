@@ -1,10 +1,14 @@
-"""`edge-scan app` (the health worker's screen in the browser) and `edge-scan operators` (who may log in)."""
+"""`edge-scan app`: serve the health worker's screen in the browser.
+
+A Click command of the app's own; the `edge-scan` entry point (edge_app.__main__) adds it to the command
+line's group, so neither front door imports the other."""
 
 from __future__ import annotations
 
 import click
 
 SET_PASSWORD_COMMAND = "edge-scan operators set NAME"
+"""The command (edge_app.cli.operators) that gives an operator a password."""
 
 
 @click.command(name="app")
@@ -55,42 +59,3 @@ def _serve(host: str, port: int, network: bool, open_browser: bool) -> None:
         ) from exc
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
-
-
-@click.group(name="operators")
-def operators_group() -> None:
-    """Operators who log in to the app when it listens on a network (edge-scan app --host)."""
-
-
-@operators_group.command(name="set")
-@click.argument("name")
-@click.password_option("--password", prompt="Password or PIN", help="Asked for when not given.")
-def set_operator(name: str, password: str) -> None:
-    """Add operator NAME, or change their password or PIN (at least 4 characters)."""
-    from edge_app.storage import operators
-
-    try:
-        stored = operators.set_password(name, password)
-    except operators.OperatorError as exc:
-        raise click.UsageError(str(exc)) from exc
-    click.echo(f"Operator {stored} can now log in.")
-
-
-@operators_group.command(name="list")
-def list_operators() -> None:
-    """List the operators who can log in."""
-    from edge_app.storage import operators
-
-    for name in operators.names():
-        click.echo(name)
-
-
-@operators_group.command(name="remove")
-@click.argument("name")
-def remove_operator(name: str) -> None:
-    """Remove operator NAME: they can no longer log in."""
-    from edge_app.storage import operators
-
-    if not operators.remove(name):
-        raise click.UsageError(f"No operator named {name!r}.")
-    click.echo(f"Operator {name} removed.")
