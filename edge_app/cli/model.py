@@ -6,6 +6,7 @@ Kept apart from cli.py so the scanning commands stay short; cli.py adds this gro
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import click
@@ -17,6 +18,13 @@ class Refused(click.ClickException):
     exit_code = 1
 
 
+def _regular_file(_context: click.Context, _param: click.Parameter, path: Path) -> Path:
+    """Refuse a pipe, socket or device before anything opens it (reading a pipe would wait forever)."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise click.BadParameter(f"{path} is not a regular file (a pipe, socket or device); nothing was read.")
+    return path
+
+
 @click.group(name="model")
 def model_group() -> None:
     """Install a signed model update, list installed models, roll back, manage trusted keys.
@@ -26,7 +34,7 @@ def model_group() -> None:
 
 
 @model_group.command()
-@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path), callback=_regular_file)
 def install(package: Path) -> None:
     """Install a signed model package (.pnsm) and make it the active model.
 
@@ -77,7 +85,7 @@ def rollback() -> None:
 
 
 @model_group.command()
-@click.argument("public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path), callback=_regular_file)
 def trust(public_key: Path) -> None:
     """Trust packages signed with this site's Ed25519 public key (a .pub from `edge-export keygen`)."""
     from edge_app.updates.model_install import trust_key

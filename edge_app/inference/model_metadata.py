@@ -54,10 +54,14 @@ def is_tflite(content: bytes) -> bool:
 
 
 def model_threshold(metadata: dict | None) -> tuple[float, bool]:
-    """(operating threshold, whether the model recorded it): the metadata's threshold, else the fallback."""
-    if metadata and "threshold" in metadata:
-        return float(metadata["threshold"]), True
-    return FALLBACK_THRESHOLD, False
+    """(operating threshold, whether the model recorded it): the metadata's threshold, else the fallback.
+    ValueError when the recorded one is not a number between 0 and 1 (a string, a boolean, NaN ...)."""
+    if not metadata or "threshold" not in metadata:
+        return FALLBACK_THRESHOLD, False
+    value = metadata["threshold"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"its threshold {value!r} is not a number between 0 and 1")
+    return float(value), True
 
 
 def read_metadata(model_content: bytes) -> dict | None:

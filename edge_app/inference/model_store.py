@@ -182,7 +182,10 @@ def load_model(model_path: Path | None = None, allow_unverified: bool = False) -
         raise ModelError(f"{path}: not a usable TensorFlow Lite model ({exc}).") from exc
     check_contract(path, classifier)
     metadata = classifier.metadata or {}
-    chosen, recorded = model_threshold(metadata)
+    try:
+        chosen, recorded = model_threshold(metadata)
+    except ValueError as exc:
+        raise ModelError(f"{path}: the model's metadata is unusable: {exc}.") from exc
     detail = (
         f"from the model ({metadata.get('threshold_method', 'recorded')})"
         if recorded

@@ -1,0 +1,224 @@
+"""Hostile model packages: archive bombs, malformed manifests and metadata, and values of the wrong type.
+
+Each is refused with a reason and exit 1, within a bounded amount of memory,
+and leaves the active model exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from edge_app.cli.main import main as edge_scan
+from edge_app.updates import model_package
+from edge_app.updates.model_install import install_package
+from edge_app.updates.model_package import PackageRefused
+from edge_app.updates.signing import key_id
+from quantize.signed_package import load_private_key, package_files
+from tests.device import test_model_packages as packages
+from tests.device.test_model_packages import device_state, package, run, variant_model
+
+keys, device = packages.keys, packages.device  # a device that trusts a freshly made release key
+MB = 1024 * 1024
+
+
+def _zeros_zip(out: Path, members: dict[str, int]) -> Path:
+    """A ZIP of members that are all zeros (`name -> uncompressed bytes`): tiny on disk, huge unpacked."""
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, size in members.items():
+            archive.writestr(name, bytes(size))
+    return out
+
+
+def _repack(good: Path, out: Path, **replace: bytes) -> Path:
+    """A deflated copy of package `good` with members replaced (member names with dots written as _)."""
+    with zipfile.ZipFile(good) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    members |= {name.replace("_", "."): data for name, data in replace.items()}
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out
+
+
+def _many_members(good: Path, out: Path) -> Path:
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(out, "w") as archive:
+        for name in source.namelist():
+            archive.writestr(name, source.read(name))
+        for index in range(5000):
+            archive.writestr(f"pad/{index}", b"")
+    return out
+
+
+def _duplicate_names(good: Path, out: Path) -> Path:
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in source.namelist():
+            archive.writestr(name, source.read(name))
+        for _ in range(3):  # zipfile warns, and writes them all
+            archive.writestr("model.tflite", bytes(40 * MB))
+    return out
+
+
+def _lying_size(good: Path, out: Path) -> Path:
+    """The card member unpacks to 40 MB, while its directory entry claims 100 bytes."""
+    _repack(good, out, MODEL_CARD_md=bytes(40 * MB))
+    data = bytearray(out.read_bytes())
+    entry = data.index(b"PK\x01\x02")  # the first directory entry
+    while True:
+        name_length, extra_length, comment_length = struct.unpack_from("<3H", data, entry + 28)
+        if data[entry + 46 : entry + 46 + name_length] == b"MODEL_CARD.md":
+            struct.pack_into("<L", data, entry + 24, 100)
+            break
+        entry += 46 + name_length + extra_length + comment_length
+    out.write_bytes(bytes(data))
+    return out
+
+
+def _large_directory(good: Path, out: Path) -> Path:
+    """The five members, each with 60 KB of extra data in its directory entry."""
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(out, "w") as archive:
+        for name in source.namelist():
+            info = zipfile.ZipInfo(name)
+            info.extra = struct.pack("<HH", 0xCAFE, 60000) + bytes(60000)
+            archive.writestr(info, source.read(name))
+    return out
+
+
+def _oversized_file(good: Path, out: Path) -> Path:
+    """A package file of 200 MB (sparse: no disk used) with a real package at its end."""
+    with out.open("wb") as handle:
+        handle.truncate(200 * MB)
+        handle.seek(200 * MB)
+        handle.write(good.read_bytes())
+    return out
+
+
+BOMBS = {
+    "zeros: members of 60 MB under other names": (
+        "tampered",
+        lambda good, out: _zeros_zip(out, {f"layer{i}.bin": 60 * MB for i in range(4)}),
+    ),
+    "zeros: model.tflite of 300 MB": ("tampered", lambda good, out: _repack(good, out, model_tflite=bytes(300 * MB))),
+    "zeros: manifest of 20 MB": ("tampered", lambda good, out: _repack(good, out, manifest_json=bytes(20 * MB))),
+    "zeros: metadata of 20 MB": ("tampered", lambda good, out: _repack(good, out, metadata_json=bytes(20 * MB))),
+    "5000 members": ("tampered", _many_members),
+    "the same name three times, 40 MB each": ("tampered", _duplicate_names),
+    "a member larger than its header says": ("tampered", _lying_size),
+    "a directory of 300 KB": ("tampered", _large_directory),
+    "a 200 MB package file": ("unreadable", _oversized_file),
+    "a package inside the package": (
+        "tampered",
+        lambda good, out: _repack(
+            good, out, model_tflite=_zeros_zip(out.with_suffix(".inner"), {"x": 60 * MB}).read_bytes()
+        ),
+    ),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@pytest.mark.parametrize("case", list(BOMBS))
+def test_archive_bombs_are_refused_before_they_are_unpacked(case, device, keys, tmp_path):
+    good = package(variant_model(tmp_path / "m", model_version="bomb"), keys, tmp_path / "good.pnsm")
+    reason, make = BOMBS[case]
+    bomb = make(good, tmp_path / "bomb.pnsm")
+    before = device_state(device)
+    tracemalloc.start()
+    try:
+        with pytest.raises(PackageRefused) as refused:
+            install_package(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.reason == reason, str(refused.value)
+    assert peak < 90 * MB, f"{peak / MB:.0f} MB allocated before the package was refused"
+    assert device_state(device) == before
+
+
+def test_the_command_names_the_bomb_and_exits_1(device, keys, tmp_path):
+    bomb = _zeros_zip(tmp_path / "zeros.pnsm", {f"layer{i}.bin": 60 * MB for i in range(4)})
+    refused = run(edge_scan, "model", "install", bomb)
+    assert refused.exit_code == 1 and "Model NOT installed (tampered)" in refused.output
+    assert "never has" in refused.output
+
+
+def _signed(files: dict[str, bytes], keys: Path, out: Path, manifest: bytes | None = None) -> Path:
+    """A package signed with the trusted test key, with whatever files and manifest it is given."""
+    private = load_private_key(keys / "pneumoscan.key")
+    if manifest is None:
+        signer = key_id(private.public_key())
+        manifest = model_package.build_manifest(files, signer, "2031-01-01T00:00:00+00:00")
+    members = {
+        **files,
+        model_package.MANIFEST_FILE: manifest,
+        model_package.SIGNATURE_FILE: model_package.encode_signature(private.sign(manifest)),
+    }
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out
+
+
+def _deep(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+MALFORMED = {
+    "manifest nested 30000 deep": ("bad_signature", "nested too deeply", lambda files: _deep(30_000)),
+    "manifest: a list": ("bad_signature", "not a JSON object", lambda files: b"[1, 2]"),
+    "manifest: a string": ("bad_signature", "not a JSON object", lambda files: b'"manifest"'),
+    "manifest: not UTF-8": ("bad_signature", "not valid JSON", lambda files: b"\xff\xfe{}"),
+    "manifest: files is a list": (
+        "tampered",
+        "not the ones its manifest signs",
+        lambda files: json.dumps({"key_id": None, "files": ["model.tflite"]}).encode(),
+    ),
+    "manifest: a file entry is a string": (
+        "tampered",
+        "not the ones its manifest signs",
+        lambda files: json.dumps({"key_id": None, "files": dict.fromkeys(model_package.CONTENT_FILES, "x")}).encode(),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_manifests_signed_by_a_trusted_key_are_refused(case, device, keys, tmp_path):
+    reason, words, make = MALFORMED[case]
+    files = package_files(variant_model(tmp_path / "m"), None)
+    manifest = make(files)
+    signer = key_id(load_private_key(keys / "pneumoscan.key").public_key())
+    manifest = manifest.replace(b'"key_id": null', f'"key_id": "{signer}"'.encode())
+    if b"files" in manifest:  # so it passes the signature and format checks and reaches the file list
+        data = json.loads(manifest)
+        data.update(format=model_package.FORMAT, format_version=model_package.FORMAT_VERSION)
+        manifest = json.dumps(data).encode()
+    before = device_state(device)
+    refused = run(edge_scan, "model", "install", _signed(files, keys, tmp_path / "p.pnsm", manifest))
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
+    assert f"({reason})" in refused.output and words in refused.output
+    assert device_state(device) == before
+
+
+def test_deeply_nested_metadata_is_refused(device, keys, tmp_path):
+    files = package_files(variant_model(tmp_path / "m"), None)
+    files[model_package.METADATA_FILE] = _deep(200_000)
+    refused = run(edge_scan, "model", "install", _signed(files, keys, tmp_path / "p.pnsm"))
+    assert refused.exit_code == 1 and "(incompatible)" in refused.output and "nested too deeply" in refused.output
+
+
+@pytest.mark.parametrize(
+    "threshold",
+    ["0.7", "high", True, None, float("nan"), float("inf"), -0.5, 1.5, [0.5], {"value": 0.5}],
+    ids=repr,
+)
+def test_a_threshold_that_is_not_a_number_between_0_and_1_is_refused(threshold, device, keys, tmp_path):
+    before = device_state(device)
+    model = variant_model(tmp_path / "m", threshold=threshold)
+    refused = run(edge_scan, "model", "install", package(model, keys, tmp_path / "m.pnsm"))
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
+    assert "(incompatible)" in refused.output and "threshold" in refused.output
+    assert device_state(device) == before
