@@ -38,7 +38,8 @@ class ScanResult:
     model_verified: bool | None = None
     """False when the model had no checksum to check it against (--allow-unverified-model)."""
     correction: str | None = None
-    """What the chest X-ray gate did to right the image before scanning (e.g. "rotate_180+invert"); None if nothing."""
+    """What was changed before scanning: intake's adjustments (e.g. "full_range", edge_app.intake.adjustments), then
+    what the chest X-ray gate did to right the image (e.g. "rotate_180+invert"); None if nothing."""
     threshold_source: str | None = None
     """Where `threshold` came from: model, site (edge-scan calibrate) or command_line (--threshold)."""
 

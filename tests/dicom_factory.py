@@ -52,9 +52,9 @@ def cr_dataset(
     dataset.PixelRepresentation = 0
     if voi_lut:
         item = Dataset()
-        item.LUTDescriptor = [top + 1, 0, 16]
+        item.LUTDescriptor = [(top + 1) % 65536, 0, 16]  # 0 stands for 65536 entries
         lut = np.round(65535 * (np.arange(top + 1) / top) ** 0.7).astype(np.uint16).tolist()
-        item.add_new("LUTData", "US", lut)
+        item.add_new("LUTData", "US", lut) if top < 2**15 else item.add_new("LUTData", "OW", _words(lut))
         dataset.VOILUTSequence = [item]
     else:
         dataset.WindowCenter, dataset.WindowWidth = top / 2, top
@@ -63,6 +63,11 @@ def cr_dataset(
         stored = np.stack([stored] * frames)
     dataset.PixelData = stored.astype(np.uint16).tobytes()
     return dataset
+
+
+def _words(values: list[int]) -> bytes:
+    """A LUT too long for US (over 64 KB) as the OW bytes a unit writes instead."""
+    return np.asarray(values, dtype="<u2").tobytes()
 
 
 def _base_dataset(modality: str, patient_id: str | None, study_uid: str) -> Dataset:

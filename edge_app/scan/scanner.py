@@ -19,6 +19,7 @@ import numpy as np
 from edge_app.files import sha256_hex
 from edge_app.inference.gate import GATE_INPUT_SIZE, Correction
 from edge_app.inference.model_store import ScanModel
+from edge_app.intake.adjustments import SENTENCES, adjustments
 from edge_app.intake.decode import decode_input
 from edge_app.intake.dicom_input import is_dicom_file
 from edge_app.intake.image_file import read_image_file
@@ -98,6 +99,8 @@ class PreparedImage:
     study_uid: str | None = None
     gate_input: np.ndarray | None = None
     """The chest X-ray gate's input, made from the same decoded image."""
+    adjustments: tuple[str, ...] = ()
+    """What intake changed before the model saw the image (edge_app.intake.adjustments)."""
 
 
 def prepare_image(path: Path, input_size: int) -> PreparedImage:
@@ -106,10 +109,12 @@ def prepare_image(path: Path, input_size: int) -> PreparedImage:
     Safe to run in worker threads: it touches no model and no shared state."""
     started = time.perf_counter()
     sha256 = model_input = gate_input = failure = dicom = None
+    adjusted: tuple[str, ...] = ()
     try:
         data = read_image_file(Path(path))
         sha256 = sha256_hex(data)
         image, dicom = decode_input(data, input_size, Path(path).name)
+        adjusted = adjustments(image)
         check_quality(image)
         model_input = to_model_input(image, input_size)
         gate_input = to_model_input(image, GATE_INPUT_SIZE)
@@ -122,7 +127,7 @@ def prepare_image(path: Path, input_size: int) -> PreparedImage:
         failure = (ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - started
     patient_id, study_uid = (None, None) if dicom is None else (dicom.patient_id, dicom.study_uid)
-    return PreparedImage(Path(path), sha256, model_input, failure, seconds, patient_id, study_uid, gate_input)
+    return PreparedImage(Path(path), sha256, model_input, failure, seconds, patient_id, study_uid, gate_input, adjusted)
 
 
 def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:
@@ -140,7 +145,7 @@ def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContex
             found_score = round(threshold_score(found, model.threshold))
             # Assigned together once every step succeeded: an error record never carries a label.
             probability, (label, uncertain, refer), score, status = found, verdict, found_score, OK
-            correction, message = righted.code, righted.sentence if righted.needed else None
+            correction, message = _changes(prepared.adjustments, righted)
         except ImageRejected as exc:  # the gate: not a chest X-ray, or unsure which way up
             status, reason, message = REJECTED, exc.reason, str(exc)
         except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
@@ -169,6 +174,13 @@ def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContex
         correction=correction,
         threshold_source=model.threshold_source,
     )
+
+
+def _changes(adjusted: tuple[str, ...], righted: Correction) -> tuple[str | None, str | None]:
+    """The result's correction code and message: what intake changed, then what the gate put right."""
+    codes = [*adjusted, righted.code]
+    sentences = [SENTENCES[code] for code in adjusted] + ([righted.sentence] if righted.needed else [])
+    return "+".join(code for code in codes if code) or None, " ".join(sentences) or None
 
 
 def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:

@@ -74,12 +74,14 @@ def test_twelve_bit_detail_is_kept_not_cut_to_eight_bits():
 
 def test_window_centre_and_width_are_applied_when_there_is_no_voi_lut():
     dataset = cr_dataset(SAMPLE_JPEGS[0], voi_lut=False, monochrome1=False)
-    dataset.WindowCenter, dataset.WindowWidth = 1000, 400  # shows stored values 800-1200 only
     stored = np.frombuffer(dataset.PixelData, dtype=np.uint16).reshape(dataset.Rows, dataset.Columns)
+    low, high = np.percentile(stored, [4, 99])  # a window that clips only the darkest few percent and the top
+    dataset.WindowCenter, dataset.WindowWidth = (low + high) / 2, high - low
     image, _ = dicom_input.read_dicom(dicom_bytes(dataset))
     pixels = np.asarray(image)
-    assert np.all(pixels[stored < 795] == 0) and np.all(pixels[stored > 1205] == 4095)
-    inside = (stored > 810) & (stored < 1190)
+    assert dicom_input.FULL_RANGE not in image.info.get("pneumoscan_adjustments", ())
+    assert np.all(pixels[stored < low - 5] == 0) and np.all(pixels[stored > high + 5] == 4095)
+    inside = (stored > low + 10) & (stored < high - 10)
     assert inside.any() and np.all((pixels[inside] > 0) & (pixels[inside] < 4095))
 
 
@@ -191,7 +193,8 @@ def test_a_rejected_dicom_is_still_filed_under_its_patient_and_study(shipped_mod
 
 def test_a_dicom_failing_the_quality_gate_keeps_its_patient(shipped_model, tmp_path):
     dataset = cr_dataset(SAMPLE_JPEGS[0], voi_lut=False, monochrome1=False, patient_id="DCM-DARK")
-    dataset.WindowCenter, dataset.WindowWidth = 4000, 10  # everything below the window: a black image
+    stored = np.frombuffer(dataset.PixelData, dtype=np.uint16)
+    dataset.PixelData = np.where(stored > 4000, 4095, 0).astype(np.uint16).tobytes()  # black but for a few dots
     result = scan_file(write_dicom(dataset, tmp_path / "dark.dcm"), shipped_model)
     assert result.status == REJECTED and result.reason in ("blank_image", "saturated_image")
     assert result.patient_id == "DCM-DARK"

@@ -1,0 +1,30 @@
+"""What intake changed about an image before the model saw it, so the result can say so.
+
+An adjustment is kept in the decoded image's `info` (it travels with crops),
+read by the scanner into the result's `correction` field (beside the gate's
+turns and inversions) and explained in plain words in its message.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+ADJUSTMENTS_KEY = "pneumoscan_adjustments"
+
+FULL_RANGE = "full_range"
+"""A DICOM's stored window or VOI LUT clipped much of the body to white or black; its full range was used."""
+
+SENTENCES = {
+    FULL_RANGE: "The DICOM's stored window turned much of the chest pure white or black, "
+    "so the full range of its values was scanned instead; check the picture in the report.",
+}
+
+
+def with_adjustment(image: Image.Image, code: str) -> Image.Image:
+    """The image, noting that intake made `code`'s change to it."""
+    image.info[ADJUSTMENTS_KEY] = (*adjustments(image), code)
+    return image
+
+
+def adjustments(image: Image.Image) -> tuple[str, ...]:
+    return tuple(image.info.get(ADJUSTMENTS_KEY, ()))
