@@ -41,7 +41,9 @@ def patient_halves(site_scan: SiteScan, seed: int) -> tuple[np.ndarray, np.ndarr
 
 def _subset(site_scan: SiteScan, mask: np.ndarray) -> SiteScan:
     keep = np.flatnonzero(mask)
-    return SiteScan([site_scan.images[i] for i in keep], [site_scan.results[i] for i in keep])
+    prints = site_scan.fingerprints or [None] * len(site_scan.results)
+    images, results = [site_scan.images[i] for i in keep], [site_scan.results[i] for i in keep]
+    return SiteScan(images, results, [prints[i] for i in keep])
 
 
 def one_direction(site_scan: SiteScan, calibrate_on: np.ndarray, model, target: float) -> dict:

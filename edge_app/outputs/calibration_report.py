@@ -46,11 +46,26 @@ def comparison_lines(profile: SiteProfile) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
+def variety_lines(variety: dict | None) -> list[str]:
+    """How many different X-rays and children stand behind the counts, when they were measured."""
+    if variety is None:
+        return []
+    children = variety["children"]
+    lines = [f"Different children: {children[LABELS[0]]} {LABELS[0]} and {children[LABELS[1]]} {LABELS[1]}."]
+    copies = variety["files"] - sum(variety["distinct_images"].values())
+    if copies:
+        lines.append(
+            f"{copies} of {variety['files']} files are copies of others (the same X-ray, or nearly): counted once."
+        )
+    return lines
+
+
 def summary(profile: SiteProfile) -> str:
     counts = profile.counts
     lines = [
         f"Site calibration on {profile.source}: {counts[LABELS[0]]} {LABELS[0]} and {counts[LABELS[1]]} "
         f"{LABELS[1]} images" + (f" ({counts['rejected']} not scanned, left out)." if counts["rejected"] else "."),
+        *variety_lines(profile.variety),
         f"Target: catch at least {profile.target_sensitivity:.0%} of pneumonia on these images.",
         "",
         *comparison_lines(profile),

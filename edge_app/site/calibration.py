@@ -12,6 +12,7 @@ claim: see MIN_PER_CLASS and SENSITIVITY_FLOOR.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,10 +23,10 @@ import numpy as np
 from edge_app.contract import LABELS
 from edge_app.inference.model_store import ScanModel
 from edge_app.record import OK, ScanResult, now_utc
-from edge_app.scan.scanner import scan_file
+from edge_app.scan.scanner import prepare_image, scan_prepared
 from edge_app.scoring import classify
-from edge_app.site import metrics
-from edge_app.site.dataset import DatasetError, list_split
+from edge_app.site import metrics, variety
+from edge_app.site.dataset import DatasetError, list_split, patient_id
 from edge_app.site.site_profile import CalibrationImage, SiteProfile
 from edge_app.threshold import check_threshold
 
@@ -39,6 +40,13 @@ test (2014, also used for CAD in TB screening in 2021). Below it the site cannot
 show that the new threshold still catches most pneumonia."""
 CLAIM_LEVEL = 0.95
 MAX_IMAGES_HINT = 100_000
+
+
+SWAPPED = (
+    f"The X-rays in the {LABELS[1]} folder look healthier than those in the {LABELS[0]} folder: the two folders "
+    f"seem to be swapped. Put the X-rays of children with pneumonia in {LABELS[1]} and the others in {LABELS[0]}, "
+    "then calibrate again."
+)
 
 
 class CalibrationError(Exception):
@@ -57,10 +65,16 @@ class SiteScan:
 
     images: list[LabelledImage]
     results: list[ScanResult]
+    fingerprints: list[np.ndarray | None] | None = None
+    """Of each prepared input (`variety.fingerprint`); None where the image was not prepared."""
 
     @property
     def accepted(self) -> list[tuple[LabelledImage, ScanResult]]:
         return [(image, result) for image, result in zip(self.images, self.results, strict=True) if result.status == OK]
+
+    def accepted_fingerprints(self) -> list[np.ndarray]:
+        prints = self.fingerprints or [None] * len(self.results)
+        return [p for p, result in zip(prints, self.results, strict=True) if result.status == OK]
 
     @property
     def rejected(self) -> list[ScanResult]:
@@ -113,13 +127,16 @@ def images_in_csv(csv_path: Path) -> list[LabelledImage]:
 def scan_site_images(
     images: Iterable[LabelledImage], model: ScanModel, advance: Callable[[], None] = lambda: None
 ) -> SiteScan:
-    """Scan each image with the model at its own threshold, through the one preprocessing and quality gate."""
+    """Scan each image with the model at its own threshold, through the one preprocessing and quality gate,
+    keeping a fingerprint of each prepared input to find copies."""
     images = list(images)
-    results = []
+    results, fingerprints = [], []
     for image in images:
-        results.append(scan_file(image.path, model))
+        prepared = prepare_image(image.path, model.input_size)
+        results.append(scan_prepared(prepared, model))
+        fingerprints.append(None if prepared.model_input is None else variety.fingerprint(prepared.model_input))
         advance()
-    return SiteScan(images, results)
+    return SiteScan(images, results, fingerprints)
 
 
 def _rate(successes: int, trials: int) -> dict:
@@ -214,6 +231,8 @@ def weigh(labels: np.ndarray, probabilities: np.ndarray, target: float, model_th
     """Choose the site threshold on these scores and measure it, and the model's own, on the same images."""
     counts = {name: int((labels == bool(index)).sum()) for index, name in enumerate(LABELS)}
     refused = [] if counts[LABELS[1]] else [f"No usable {LABELS[1]} images: a threshold cannot be chosen."]
+    if counts[LABELS[0]] and counts[LABELS[1]] and metrics.roc_auc(labels, probabilities) < 0.5:
+        refused = [SWAPPED]
     threshold = site = None
     if not refused:
         threshold = choose_threshold(labels, probabilities, target)
@@ -223,14 +242,35 @@ def weigh(labels: np.ndarray, probabilities: np.ndarray, target: float, model_th
 
 
 def calibrate(site_scan: SiteScan, model: ScanModel, target: float, operator: str | None, source: str) -> SiteProfile:
-    """The site profile for these scans (see `build_profile`)."""
+    """The site profile for these scans (see `build_profile`), each accepted image with its child and, for a copy,
+    the image it copies."""
+    accepted = site_scan.accepted
+    copies = variety.copy_of([result.sha256 for _, result in accepted], site_scan.accepted_fingerprints())
     images = [
-        CalibrationImage(result.sha256, LABELS[image.label], result.probability) for image, result in site_scan.accepted
+        CalibrationImage(
+            result.sha256,
+            LABELS[image.label],
+            result.probability,
+            result.patient_id or patient_id(image.path.name),
+            copy,
+        )
+        for (image, result), copy in zip(accepted, copies, strict=True)
     ]
     rejected = [{"path": r.path, "reason": r.reason} for r in site_scan.rejected]
     return build_profile(
         images, rejected, ScannedWith(model.sha256, model.version, model.threshold), target, operator, source
     )
+
+
+def assess(images: list[CalibrationImage], target: float, model_threshold: float) -> tuple[Evidence, dict]:
+    """The evidence of the different images (one per group of copies) and how varied the set is; a saved
+    profile is checked by assessing its own images again."""
+    distinct = [image for image in images if image.copy_of is None]
+    labels = np.array([image.label == LABELS[1] for image in distinct], dtype=bool)
+    probabilities = np.array([image.probability for image in distinct], dtype=np.float64)
+    evidence = weigh(labels, probabilities, target, model_threshold)
+    found = variety.measure(images)
+    return dataclasses.replace(evidence, refused=variety.reasons(images, found) + evidence.refused), found
 
 
 @dataclass(frozen=True)
@@ -256,9 +296,7 @@ def build_profile(
     `refused` lists why it must not be activated (empty when it may be).
     The model's own threshold is measured on the same images, so the two can be compared.
     """
-    labels = np.array([image.label == LABELS[1] for image in images], dtype=bool)
-    probabilities = np.array([image.probability for image in images], dtype=np.float64)
-    evidence = weigh(labels, probabilities, target, model.threshold)
+    evidence, found = assess(images, target, model.threshold)
     return SiteProfile(
         threshold=evidence.threshold,
         target_sensitivity=target,
@@ -274,4 +312,5 @@ def build_profile(
         images=tuple(images),
         rejected=tuple(rejected),
         refused=tuple(evidence.refused),
+        variety=found,
     )

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 from edge_app.contract import LABELS
 from edge_app.site import calibration
 from edge_app.site.site_profile import SiteProfile, content_checksum
@@ -33,10 +31,10 @@ def problems(profile: SiteProfile, model_threshold: float | None = None) -> list
         return ["it was saved by an earlier PneumoScan without each image's score, so its figures cannot be checked"]
     if profile.checksum != content_checksum(profile.to_dict()):
         return ["it was changed after calibration (its content no longer matches its checksum)"]
-    labels = np.array([image.label == LABELS[1] for image in profile.images], dtype=bool)
-    scores = np.array([image.probability for image in profile.images], dtype=np.float64)
     try:
-        evidence = calibration.weigh(labels, scores, profile.target_sensitivity, profile.model_threshold["threshold"])
+        evidence, variety = calibration.assess(
+            list(profile.images), profile.target_sensitivity, profile.model_threshold["threshold"]
+        )
     except calibration.CalibrationError as exc:
         return [f"its scores do not give a threshold ({exc})"]
     found = []
@@ -51,5 +49,7 @@ def problems(profile: SiteProfile, model_threshold: float | None = None) -> list
         found.append("its image counts do not match its images")
     if model_threshold is not None and profile.model_threshold["threshold"] != model_threshold:
         found.append(f"it compares with a model threshold other than this model's own ({model_threshold:.3f})")
+    if profile.variety is not None and not _same(profile.variety, variety):
+        found.append("its counts of different images and children do not match its images")
     found += [f"calibration would refuse it: {reason}" for reason in evidence.refused]
     return found

@@ -59,6 +59,8 @@ class CalibrationImage:
     """None in profiles saved before scores were kept."""
     child: str | None = None
     """Who the image is of, when the file says so (DICOM PatientID, or the patient number in a Kermany name)."""
+    copy_of: int | None = None
+    """The index of the earlier image this one copies (same bytes, or nearly the same X-ray): counted once."""
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,11 @@ def _image(entry: object, number: int) -> CalibrationImage:
         if not 0.0 <= probability <= 1.0:
             raise ProfileError(f"{where}probability {probability} is not between 0 and 1")
     child = _field(entry, "child", (str,), where) if entry.get("child") is not None else None
+    copy = _field(entry, "copy_of", (int,), where) if entry.get("copy_of") is not None else None
+    if copy is not None and not 0 <= copy < number:
+        raise ProfileError(f"{where}copy_of {copy} is not an earlier image")
     sha256 = _sha256(_field(entry, "sha256", (str,), where), f"{where}sha256")
-    return CalibrationImage(sha256, label, probability, child)
+    return CalibrationImage(sha256, label, probability, child, copy)
 
 
 def _counts(data: dict) -> dict[str, int]:

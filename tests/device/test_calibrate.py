@@ -24,7 +24,7 @@ from PIL import Image, ImageOps
 from edge_app.cli.main import main
 from edge_app.inference.model_store import load_model
 from edge_app.package_data import DEFAULT_MODEL
-from edge_app.site import calibration, metrics, site_profile
+from edge_app.site import calibration, metrics, site_profile, variety
 from edge_app.site.dataset import patient_id
 from edge_app.site.threshold_choice import resolve_threshold
 from tests.conftest import FIXTURE_DATA
@@ -72,6 +72,15 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("PNEUMOSCAN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("PNEUMOSCAN_MODEL", raising=False)
     return tmp_path / "home"
+
+
+@pytest.fixture(autouse=True)
+def copies_count_as_different_xrays(monkeypatch):
+    """The committed fixture holds 18 children per class, made into a site with mirrored, cropped and re-exposed
+    copies. These tests are about what follows a calibration, so here each file counts as a different X-ray of a
+    different child; test_calibration_variety shows such a set refused."""
+    monkeypatch.setattr(variety, "NEAR_COPY_SIMILARITY", 2.0)
+    monkeypatch.setattr(variety, "MIN_CHILDREN_PER_CLASS", 1)
 
 
 @pytest.fixture(scope="module")
