@@ -45,7 +45,7 @@ def skimage_images() -> Iterator[tuple[str, Image.Image]]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 pixels = function()
-        except Exception:  # noqa: BLE001 - images that need a download are not available offline
+        except Exception:  # images that need a download are not available offline
             continue
         if isinstance(pixels, tuple):
             pixels = pixels[0]
@@ -70,7 +70,7 @@ def pydicom_images() -> Iterator[tuple[str, Image.Image]]:
                 warnings.simplefilter("ignore")
                 dataset = pydicom.dcmread(path)
                 pixels = np.asarray(dataset.pixel_array)
-        except Exception:  # noqa: BLE001 - test files without pixel data or with codecs we lack
+        except Exception:  # test files without pixel data or with codecs we lack
             continue
         frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
         if frames > 1:

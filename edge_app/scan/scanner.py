@@ -123,7 +123,7 @@ def prepare_image(path: Path, input_size: int) -> PreparedImage:
         dicom = getattr(exc, "tags", dicom)  # a rejected DICOM still says whose it is
     except OSError as exc:
         failure = (ERROR, UNREADABLE_FILE, f"The file could not be read ({exc.strerror or exc}).")
-    except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
+    except Exception as exc:  # one broken image must not end the batch
         failure = (ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - started
     patient_id, study_uid = (None, None) if dicom is None else (dicom.patient_id, dicom.study_uid)
@@ -148,7 +148,7 @@ def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContex
             correction, message = _changes(prepared.adjustments, righted)
         except ImageRejected as exc:  # the gate: not a chest X-ray, or unsure which way up
             status, reason, message = REJECTED, exc.reason, str(exc)
-        except Exception as exc:  # noqa: BLE001 - one broken image must not end the batch
+        except Exception as exc:  # one broken image must not end the batch
             status, reason, message = ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}"
     return ScanResult(
         path=display_path(prepared.path),

@@ -98,12 +98,6 @@ def schema_version() -> int:
     return len(MIGRATIONS)
 
 
-def __getattr__(name: str) -> int:
-    if name == "SCHEMA_VERSION":  # computed at use, never frozen before the last migration is defined
-        return schema_version()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class HistoryError(Exception):
     """The history database cannot be opened or written; the message says why."""
 

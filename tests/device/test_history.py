@@ -45,7 +45,7 @@ def result(**overrides) -> ScanResult:
 def test_a_new_database_is_migrated_in_wal_mode_with_a_schema_version(tmp_path):
     db = history.connect(tmp_path / "deep" / "folder" / "h.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION == len(history.MIGRATIONS)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == history.schema_version() == len(history.MIGRATIONS)
     applied = [row[0] for row in db.execute("SELECT name FROM _migrations")]
     assert applied == [fn.__name__ for fn in history.MIGRATIONS]
     assert history.migrate(db) == []  # idempotent
