@@ -38,6 +38,7 @@ from edge_app.inference.runtime import TFLiteClassifier
 from edge_app.intake.preprocess import decode_image, to_model_input
 from edge_app.reasons import GATE_REASONS
 from edge_app.scan.scanner import OK, ScanModel, ScanResult, collect_images, scan_file
+from lab.portable_paths import portable
 
 TURNS = {
     "rot90": (1, False, False),
@@ -220,6 +221,7 @@ def main(external: Path, originals: Path, gate_path: Path | None, per_kind: int,
             "heldout_non_xrays": heldout_non_xrays(model, work / "heldout", per_kind),
             "latency": gate_latency(gate_path, next(iter(collect_images([originals])))),
         }
+    results = portable(results)  # committed and read elsewhere: paths relative to the repository
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "gate_eval.json", json.dumps(results, indent=2))
     click.echo(json.dumps({k: v for k, v in results.items() if k != "turned_xrays"}, indent=1)[:4000])

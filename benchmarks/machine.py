@@ -17,6 +17,7 @@ import PIL
 from edge_app.inference.runtime import load_runtime
 
 _CPUINFO = Path("/proc/cpuinfo")
+_MEMINFO = Path("/proc/meminfo")
 _CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_vnni", "avx512vnni", "asimd", "asimddp", "neon")
 
 
@@ -40,6 +41,15 @@ def cpu_flags(cpuinfo: str) -> list[str]:
     return []
 
 
+def memory_gib(meminfo: str) -> float | None:
+    """Total memory in GiB (2^30 bytes) as the kernel reports it in /proc/meminfo; None when it does not say."""
+    for line in meminfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "MemTotal" and value.split():
+            return round(int(value.split()[0]) / 2**20, 1)
+    return None
+
+
 def _version(distribution: str) -> str | None:
     try:
         return metadata.version(distribution)
@@ -49,6 +59,7 @@ def _version(distribution: str) -> str | None:
 
 def describe_machine(device_label: str | None = None) -> dict:
     cpuinfo = _CPUINFO.read_text(errors="replace") if _CPUINFO.exists() else ""
+    meminfo = _MEMINFO.read_text(errors="replace") if _MEMINFO.exists() else ""
     runtime = load_runtime()
     return {
         "device_label": device_label or platform.node(),
@@ -56,6 +67,7 @@ def describe_machine(device_label: str | None = None) -> dict:
         "cpu_flags": cpu_flags(cpuinfo),
         "logical_cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gib": memory_gib(meminfo),
         "architecture": platform.machine(),
         "os": platform.platform(),
         "python": platform.python_version(),

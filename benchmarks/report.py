@@ -288,7 +288,9 @@ def markdown(results: dict) -> str:
         "# edge-bench results",
         "",
         f"Machine: **{m['device_label']}**: {m['cpu_model']} ({m['architecture']}, {m['usable_cores']} cores, "
-        f"{' '.join(m['cpu_flags']) or 'no SIMD flags read'}), {m['os']}; Python {m['python']}, numpy {m['numpy']}, "
+        f"{' '.join(m['cpu_flags']) or 'no SIMD flags read'}"
+        + (f", {m['memory_gib']:g} GiB memory" if m.get("memory_gib") else "")
+        + f"), {m['os']}; Python {m['python']}, numpy {m['numpy']}, "
         f"Pillow {m['pillow']}, {m['runtime']['name']} {m['runtime']['version']}"
         + (f", TensorFlow {m['tensorflow']}" if m.get("tensorflow") else "")
         + ".",

@@ -29,6 +29,7 @@ from edge_app.files import sha256_hex
 from lab import external
 from lab.config import config_dict
 from lab.loading import load_examples
+from lab.portable_paths import portable
 
 DEFAULT_TIMING_IMAGES = 100
 """Images timed end to end when no --timing-images folder is given (taken from the labelled set)."""
@@ -167,28 +168,31 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
     device_model = _device_model(variants)
     kept = inputs_by_size[results[device_model.name]["input_size"]][2] if device_model else []
     labelled = inputs_by_size[next(iter(inputs_by_size))]
-    return {
-        "machine": machine,
-        "config": config_dict(config),
-        "data": {
-            "labelled": {
-                "source": str(config.splits or config.data),
-                "split": config.split if config.splits else None,
-                "images": len(labelled[1]),
-                "pneumonia": int(labelled[1].sum()),
-                "skipped": labelled[3],
+    # Results are committed and read elsewhere: every path in them is recorded relative to the repository.
+    return portable(
+        {
+            "machine": machine,
+            "config": config_dict(config),
+            "data": {
+                "labelled": {
+                    "source": str(config.splits or config.data),
+                    "split": config.split if config.splits else None,
+                    "images": len(labelled[1]),
+                    "pneumonia": int(labelled[1].sum()),
+                    "skipped": labelled[3],
+                },
+                "timing": {"source": str(config.timing_images or config.data), "images": len(timing)}
+                | _image_sizes(timing),
             },
-            "timing": {"source": str(config.timing_images or config.data), "images": len(timing)}
-            | _image_sizes(timing),
-        },
-        "variants": ordered,
-        "comparisons": comparisons(ordered),
-        "scaling": scaling_section(device_model, timing, config, log),
-        "robustness": robustness_section(device_model, kept, config, log),
-        "edge_scan": edge_scan_section(device_model, timing, config, log),
-        "heatmap": heatmap_section(device_model, timing, config, log),
-        "wall_seconds": time.perf_counter() - started,
-    }
+            "variants": ordered,
+            "comparisons": comparisons(ordered),
+            "scaling": scaling_section(device_model, timing, config, log),
+            "robustness": robustness_section(device_model, kept, config, log),
+            "edge_scan": edge_scan_section(device_model, timing, config, log),
+            "heatmap": heatmap_section(device_model, timing, config, log),
+            "wall_seconds": time.perf_counter() - started,
+        }
+    )
 
 
 def _timing_images(config: BenchConfig, examples: list) -> list[Path]:

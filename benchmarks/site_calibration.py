@@ -19,9 +19,11 @@ from pathlib import Path
 import click
 import numpy as np
 
+from edge_app.files import atomic_write_text
 from edge_app.inference.model_store import load_model
 from edge_app.site.calibration import SiteScan, calibrate, images_in_folder, operating_point, scan_site_images
 from edge_app.site.dataset import patient_id
+from lab.portable_paths import portable
 
 
 def patient_halves(site_scan: SiteScan, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +118,8 @@ def main(data: Path, target_sensitivity: float, seeds: int, out: Path | None) ->
             runs.append({"seed": seed, "half": half} | one_direction(site_scan, mask, model, target_sensitivity))
     click.echo(markdown(runs, model.threshold))
     if out is not None:
-        out.write_text(json.dumps({"data": str(data), "model_sha256": model.sha256, "runs": runs}, indent=2) + "\n")
+        record = portable({"data": str(data), "model_sha256": model.sha256, "runs": runs})
+        atomic_write_text(out, json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +15,14 @@ from click.testing import CliRunner
 from benchmarks.cli import main
 from benchmarks.images import labelled_examples
 from benchmarks.latency import STAGES
-from benchmarks.machine import cpu_flags, cpu_model
+from benchmarks.machine import cpu_flags, cpu_model, memory_gib
 from benchmarks.plots import make_plots
 from benchmarks.report import markdown, write_results
 from benchmarks.run import BenchConfig, run_benchmark
 from benchmarks.scan_speed import LARGE_REPEATS, edge_scan_command
 from benchmarks.variants import BenchmarkError, resolve_variants
 
+ROOT = Path(__file__).resolve().parents[1]
 ALL_VARIANTS = ["keras", "float32", "dynamic_range", "int8", "pruned_int8"]
 
 
@@ -145,6 +148,16 @@ def test_report_files_hold_every_number(tiny_results):
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
 
 
+def test_results_record_paths_relative_to_the_repository(tiny_results):
+    """results.json and results.md are committed: no checkout root or temporary folder of this machine in them."""
+    config, results = tiny_results
+    assert results["data"]["labelled"]["source"] == "tests/fixtures/chest_xray"
+    assert results["config"]["data"] == "tests/fixtures/chest_xray"
+    assert all(v["path"].startswith("$TMPDIR/") for v in results["variants"])
+    text = json.dumps(results) + markdown(results)
+    assert f"{ROOT}/" not in text and f"{tempfile.gettempdir()}/" not in text
+
+
 def test_cli_prints_markdown_and_writes_results(tiny_int8_model, fixture_data, tmp_path):
     result = CliRunner().invoke(
         main,
@@ -196,6 +209,8 @@ def test_cpu_description_from_x86_and_raspberry_pi_cpuinfo():
     )
     assert cpu_model(x86) == "AMD EPYC 9R14" and cpu_flags(x86) == ["avx2", "avx512f", "avx512_vnni"]
     assert cpu_model(pi) == "Raspberry Pi 4 B" and cpu_flags(pi) == ["asimd"]
+    assert memory_gib("MemTotal:       24683784 kB\nMemFree:         1024 kB\n") == 23.5
+    assert memory_gib("") is None
 
 
 def test_keras_float_model_is_judged_at_its_report_threshold(tiny_results, tiny_training_run):
