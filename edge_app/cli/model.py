@@ -35,21 +35,32 @@ def model_group() -> None:
 
 @model_group.command()
 @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path), callback=_regular_file)
-def install(package: Path) -> None:
+@click.option(
+    "--allow-downgrade", is_flag=True, help="Install it even if its model is older than the active one (logged)."
+)
+def install(package: Path, allow_downgrade: bool) -> None:
     """Install a signed model package (.pnsm) and make it the active model.
 
-    The package must be signed by a trusted key, unchanged, fit this PneumoScan,
-    and pass the self-test on the sample X-rays; otherwise nothing changes.
+    The package must be signed by a trusted key that was not revoked, unchanged,
+    fit this PneumoScan, pass the self-test on the sample X-rays, and hold a model
+    no older than the active one (unless --allow-downgrade); otherwise nothing
+    changes. Installing the active model's package again changes nothing.
     """
-    from edge_app.updates.model_install import install_package
+    from edge_app.updates.model_install import ALREADY_ACTIVE, DOWNGRADE, install_package
     from edge_app.updates.model_package import PackageRefused
 
     click.echo(f"Checking {package} ...", err=True)
     try:
-        installed = _checked(install_package, package)
+        installed = _checked(install_package, package, allow_downgrade)
     except PackageRefused as exc:
         raise Refused(f"Model NOT installed ({exc.reason}): {exc} The active model has not changed.") from exc
     record = installed.record
+    if installed.change == ALREADY_ACTIVE:
+        click.echo(f"Signature: valid, key {record.get('signed_by')}")
+        click.echo(f"Nothing changed: model {installed.model_id} from this package is already the active model.")
+        return
+    if installed.change == DOWNGRADE:
+        click.echo("Note: this model is OLDER than the one it replaces (--allow-downgrade); the change is logged.")
     click.echo(f"Signature: valid, key {record.get('signed_by')}")
     click.echo(f"Self-test: passed on {len(installed.report.results)} sample X-rays")
     click.echo(f"Active model: {installed.model_id} (version {record.get('model_version')})")
@@ -104,6 +115,31 @@ def untrust(key_id: str) -> None:
 
 
 @model_group.command()
+@click.argument("key_id")
+def revoke(key_id: str) -> None:
+    """Revoke a signing key for good (a leaked key; the project key too): its packages are refused, and if
+    the active model was signed by it, the newest earlier model not signed by it becomes active."""
+    from edge_app.updates.key_revocation import revoke_key
+    from edge_app.updates.model_install import model_sha256
+
+    before, now = _checked(revoke_key, key_id)
+    click.echo(f"Key {key_id} is revoked: packages signed by it are refused.")
+    if before != now:
+        click.echo(f"The active model {before} was signed by it and is no longer used. Active model: {now}")
+        _calibration_note(_checked(model_sha256, now))
+
+
+@model_group.command()
+def changes() -> None:
+    """List every change of the active model on this device: installs, downgrades, rollbacks, revocations."""
+    from edge_app.storage.model_changes import read_changes
+
+    for change in _checked(read_changes):
+        details = "  ".join(f"{key} {value}" for key, value in change.items() if key not in ("at", "event"))
+        click.echo(f"{change.get('at', '?')}  {change.get('event', '?'):<10}  {details}")
+
+
+@model_group.command()
 def keys() -> None:
     """List the keys model packages may be signed with."""
     from edge_app.package_data import PROJECT_KEY_FILE
@@ -133,10 +169,11 @@ def _calibration_note(active_sha256: str) -> None:
 def _checked(action, *args):
     """Run a model command, turning its known failures into a plain message and exit 1."""
     from edge_app.storage.active_model import ActivePointerDamaged
+    from edge_app.storage.revoked_keys import RevocationListDamaged
     from edge_app.updates.model_install import InstallError
     from edge_app.updates.signing import KeyFileError
 
     try:
         return action(*args)
-    except (InstallError, KeyFileError, ActivePointerDamaged, OSError) as exc:
+    except (InstallError, KeyFileError, ActivePointerDamaged, RevocationListDamaged, OSError) as exc:
         raise Refused(str(exc)) from exc

@@ -15,11 +15,14 @@ from pathlib import Path
 
 from edge_app.files import atomic_write_text
 from edge_app.storage.paths import data_dir
+from edge_app.storage.revoked_keys import RevocationListDamaged, revoked_keys
 
 BUILT_IN = "built-in"
 MODELS_FOLDER = "models"
 ACTIVE_FILE = "active.json"
 MODEL_FILE_NAME = "pneumoscan.tflite"
+INSTALL_RECORD = "installed.json"
+"""Beside each installed model: its version, threshold, the key that signed it, when it was installed."""
 
 
 class ActivePointerDamaged(ValueError):
@@ -69,9 +72,34 @@ def active_model_path() -> Path | None:
     if state.active == BUILT_IN:
         return None
     path = model_file(state.active)
+    _refuse_if_revoked(state.active)
     if not path.is_file():
         raise ActivePointerDamaged(
             f"The active model {state.active} is missing from {path.parent}. "
             "Run `edge-scan model rollback` to use the previous model, or install the package again."
         )
     return path
+
+
+def signed_by(model_id: str) -> str | None:
+    """The id of the key that signed an installed model, from its install record; None if unknown."""
+    try:
+        record = json.loads((models_dir() / model_id / INSTALL_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(record["signed_by"]) if isinstance(record, dict) and "signed_by" in record else None
+
+
+def _refuse_if_revoked(model_id: str) -> None:
+    """A model signed by a key revoked since it was installed is not used (`edge-scan model revoke` switches
+    away from it; this catches a key revoked any other way)."""
+    try:
+        revoked = revoked_keys()
+    except RevocationListDamaged as exc:
+        raise ActivePointerDamaged(str(exc)) from exc
+    signer = signed_by(model_id)
+    if signer in revoked:
+        raise ActivePointerDamaged(
+            f"The active model {model_id} was signed by key {signer}, which was revoked on this device, so it is "
+            f"not used. Run `edge-scan model revoke {signer}` to switch to the newest model not signed by it."
+        )

@@ -6,6 +6,10 @@ the model fits this device's contract (preprocessing, input size, labels), and
 the self-test on the bundled sample X-rays passes with the new model. Only then
 is the active-model pointer switched; until then nothing a scan uses changes.
 Earlier models stay installed, so `rollback` is one pointer switch.
+A package older than the active model is refused unless the operator allows
+the downgrade (release_order says which is older); the same package again
+changes nothing. Every switch is logged (storage.model_changes). Keys can be
+revoked (key_revocation); a revoked key's packages are refused.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from edge_app.package_data import DEFAULT_MODEL, PROJECT_KEY_FILE
 from edge_app.record import now_utc
 from edge_app.storage.active_model import (
     BUILT_IN,
+    INSTALL_RECORD,
     MODEL_FILE_NAME,
     ActivePointerDamaged,
     ActiveState,
@@ -34,13 +39,16 @@ from edge_app.storage.active_model import (
     read_state,
     write_state,
 )
+from edge_app.storage.model_changes import DOWNGRADE, INSTALL, ROLLBACK, record_change
 from edge_app.storage.paths import config_dir
+from edge_app.storage.revoked_keys import revoked_keys
 from edge_app.updates.model_package import CARD_FILE, MANIFEST_FILE, ModelPackage, PackageRefused, read_package
+from edge_app.updates.release_order import is_downgrade
 from edge_app.updates.selftest import SelftestReport, run_selftest
 from edge_app.updates.signing import key_id, load_public_key, public_key_pem
 
 TRUSTED_KEYS_FOLDER = "trusted_keys"
-INSTALL_RECORD = "installed.json"
+ALREADY_ACTIVE = "already_active"
 
 
 class InstallError(Exception):
@@ -51,8 +59,11 @@ class InstallError(Exception):
 class Installed:
     model_id: str
     record: dict
-    report: SelftestReport
+    report: SelftestReport | None
+    """None when nothing was installed (the package's model was already the active one)."""
     previous: str
+    change: str = INSTALL
+    """INSTALL, DOWNGRADE (allowed by the operator) or ALREADY_ACTIVE."""
 
 
 def trusted_keys_dir() -> Path:
@@ -60,19 +71,22 @@ def trusted_keys_dir() -> Path:
 
 
 def trusted_keys() -> dict[str, Ed25519PublicKey]:
-    """Key id -> key: the project key shipped in PneumoScan plus the keys this site trusts."""
+    """Key id -> key: the project key shipped in PneumoScan plus the keys this site trusts, less revoked keys."""
     project = load_public_key(PROJECT_KEY_FILE)
     keys = {key_id(project): project}
     for path in sorted(trusted_keys_dir().glob("*.pub")):
         key = load_public_key(path)
         keys[key_id(key)] = key
-    return keys
+    revoked = revoked_keys()
+    return {identifier: key for identifier, key in keys.items() if identifier not in revoked}
 
 
 def trust_key(path: Path) -> str:
     """Add a site's public key to the keys packages may be signed with; returns its key id."""
     key = load_public_key(path)
     identifier = key_id(key)
+    if identifier in revoked_keys():
+        raise InstallError(f"Key {identifier} was revoked on this device; it cannot be trusted again.")
     atomic_write_bytes(trusted_keys_dir() / f"{identifier}.pub", public_key_pem(key))
     return identifier
 
@@ -150,11 +164,15 @@ def _current_state() -> ActiveState:
         return ActiveState()  # installing a good model is the repair the damaged-pointer message suggests
 
 
-def install_package(path: Path) -> Installed:
+def install_package(path: Path, allow_downgrade: bool = False) -> Installed:
     """Verify, test and activate a .pnsm package; raises PackageRefused and changes nothing on any failure."""
     path = Path(path)
-    package = read_package(path, trusted_keys())
+    package = read_package(path, trusted_keys(), frozenset(revoked_keys()))
     model_id = package.manifest["model_sha256"][:16]
+    state = _current_state()
+    if state.active == model_id and _already_installed(model_id, package.manifest["model_sha256"]):
+        return Installed(model_id, installed_record(model_id), None, state.active, ALREADY_ACTIVE)
+    downgrade = is_downgrade(package.metadata, model_metadata(state.active), allow_downgrade)
     staging = _stage(package, path)
     try:
         report = _verify_staged(staging, package)
@@ -162,10 +180,19 @@ def install_package(path: Path) -> Installed:
             replace_folder(staging, models_dir() / model_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    state = _current_state()
     if state.active != model_id:
         write_state(ActiveState(model_id, (*state.previous, state.active)))
-    return Installed(model_id, installed_record(model_id), report, state.active)
+    change = DOWNGRADE if downgrade else INSTALL
+    record_change(change, model_id, state.active, signed_by=package.key_id, package=path.name)
+    return Installed(model_id, installed_record(model_id), report, state.active, change)
+
+
+def model_metadata(model_id: str) -> dict | None:
+    """The metadata of an installed (or the built-in) model; None when its file cannot be read."""
+    try:
+        return read_metadata((DEFAULT_MODEL if model_id == BUILT_IN else model_file(model_id)).read_bytes())
+    except Exception:  # a missing or damaged model: nothing to compare with, and load_model reports it
+        return None
 
 
 def installed_record(model_id: str) -> dict:
@@ -204,4 +231,5 @@ def rollback() -> str:
     except ModelError as exc:
         raise InstallError(f"Cannot roll back to {target}: {exc}") from exc
     write_state(ActiveState(target, state.previous[:-1]))
+    record_change(ROLLBACK, target, state.active)
     return target

@@ -6,6 +6,7 @@ forged packages here are made exactly that way: no private key anywhere.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -22,9 +23,11 @@ from cryptography.x509.oid import NameOID
 
 from edge_app.cli.main import main as edge_scan
 from edge_app.files import sha256_hex
+from edge_app.inference import model_store
+from edge_app.storage.model_changes import read_changes
 from edge_app.updates import ed25519_points, model_package
 from edge_app.updates.model_install import trusted_keys_dir
-from edge_app.updates.signing import KeyFileError, load_public_key, public_key_pem, signature_valid
+from edge_app.updates.signing import KeyFileError, key_id, load_public_key, public_key_pem, signature_valid
 from quantize.signed_package import load_private_key, package_files
 from tests.device import test_model_packages as packages
 from tests.device.test_model_packages import device_state, run, variant_model
@@ -247,3 +250,128 @@ def test_weak_key_errors_name_the_file(tmp_path):
     key_file.write_bytes(weak_key_pem(bytes.fromhex(SMALL_ORDER_POINTS["identity (order 1)"])))
     with pytest.raises(KeyFileError, match="identity.pub.*small order"):
         load_public_key(key_file)
+
+
+def _install(pnsm: Path, *options: str):
+    return run(edge_scan, "model", "install", pnsm, *options)
+
+
+def _built(tmp_path: Path, keys: Path, name: str, created: str | None, **changes) -> Path:
+    changes = changes if created is None else {**changes, "created": created}
+    return packages.package(
+        variant_model(tmp_path / name, model_version=name, **changes), keys, tmp_path / f"{name}.pnsm"
+    )
+
+
+def _logged(event: str) -> list[dict]:
+    return [change for change in read_changes() if change["event"] == event]
+
+
+@pytest.mark.parametrize(
+    ("newer", "older"),
+    [
+        ("2027-03-01T00:00:00+00:00", "2027-02-01T00:00:00+00:00"),
+        ("2027-03-01T00:00:00+00:00", "2027-02-28T23:59:59+00:00"),
+        ("2027-03-01T00:00:00+00:00", "2027-03-01T04:00:00+05:00"),  # an hour earlier, written in another zone
+        ("2027-03-01T00:00:00", "2026-12-31T00:00:00"),  # no zone: read as UTC
+    ],
+)
+def test_an_older_signed_package_is_refused_after_a_newer_one(newer, older, device, keys, tmp_path):
+    assert _install(_built(tmp_path, keys, "new", newer)).exit_code == 0
+    old = _built(tmp_path, keys, "old", older)
+    before = device_state(device)
+    refused = _install(old)
+    assert refused.exit_code == 1 and "(downgrade)" in refused.output and "--allow-downgrade" in refused.output
+    assert device_state(device) == before and model_store.load_model().version == "new"
+    assert not _logged("downgrade")
+
+
+def test_an_allowed_downgrade_installs_and_is_logged(device, keys, tmp_path):
+    assert _install(_built(tmp_path, keys, "new", "2027-03-01T00:00:00+00:00")).exit_code == 0
+    allowed = _install(_built(tmp_path, keys, "old", "2027-01-01T00:00:00+00:00"), "--allow-downgrade")
+    assert allowed.exit_code == 0 and "OLDER" in allowed.output
+    assert model_store.load_model().version == "old"
+    [downgrade] = _logged("downgrade")
+    assert downgrade["previous"] == _logged("install")[0]["model"] and downgrade["model"] in allowed.output
+    assert "downgrade" in run(edge_scan, "model", "changes").output
+
+
+def test_a_package_older_than_the_built_in_model_is_refused(device, keys, tmp_path):
+    refused = _install(_built(tmp_path, keys, "ancient", "2020-01-01T00:00:00+00:00"))
+    assert refused.exit_code == 1 and "(downgrade)" in refused.output
+
+
+def test_an_old_model_signed_again_today_is_still_older(device, keys, tmp_path):
+    assert _install(_built(tmp_path, keys, "new", "2027-03-01T00:00:00+00:00")).exit_code == 0
+    old_model = variant_model(tmp_path / "old", model_version="old", created="2027-01-01T00:00:00+00:00")
+    resigned = packages.package(old_model, keys, tmp_path / "resigned.pnsm")  # a fresh created_at in the manifest
+    assert "(downgrade)" in _install(resigned).output
+
+
+@pytest.mark.parametrize("created", [None, "yesterday", 20270301, ""], ids=repr)
+def test_a_model_without_a_readable_creation_date_is_refused(created, device, keys, tmp_path):
+    model = variant_model(tmp_path / "m", model_version="undated", created=created)
+    refused = _install(packages.package(model, keys, tmp_path / "m.pnsm"))
+    assert refused.exit_code == 1 and "(incompatible)" in refused.output and "creation date" in refused.output
+
+
+def test_installing_the_active_package_again_changes_nothing(device, keys, tmp_path):
+    pnsm = _built(tmp_path, keys, "v2", "2027-03-01T00:00:00+00:00")
+    assert _install(pnsm).exit_code == 0
+    before, logged = device_state(device), read_changes()
+    again = _install(pnsm)
+    assert again.exit_code == 0 and "Nothing changed" in again.output and "Self-test" not in again.output
+    assert device_state(device) == before and read_changes() == logged
+
+
+def test_rollback_is_logged(device, keys, tmp_path):
+    assert _install(_built(tmp_path, keys, "v2", None)).exit_code == 0
+    assert run(edge_scan, "model", "rollback").exit_code == 0
+    assert [change["model"] for change in _logged("rollback")] == ["built-in"]
+
+
+def test_revoking_a_key_refuses_its_packages_and_stops_using_its_model(device, keys, tmp_path):
+    first = _built(tmp_path, keys, "first", "2027-01-01T00:00:00+00:00")
+    assert _install(first).exit_code == 0
+    assert _install(_built(tmp_path, keys, "second", "2027-02-01T00:00:00+00:00")).exit_code == 0
+    signer = key_id(load_private_key(keys / "pneumoscan.key").public_key())
+    revoked = run(edge_scan, "model", "revoke", signer)
+    assert revoked.exit_code == 0 and "Active model: built-in" in revoked.output  # both its models are dropped
+    assert model_store.default_model_path() == packages.SHIPPED
+    assert "Nothing to roll back to" in run(edge_scan, "model", "rollback").output
+    refused = _install(_built(tmp_path, keys, "third", "2027-03-01T00:00:00+00:00"))
+    assert refused.exit_code == 1 and "(revoked_key)" in refused.output
+    again = run(edge_scan, "model", "trust", keys / "pneumoscan.pub")
+    assert again.exit_code == 1 and "revoked" in again.output
+    (trusted_keys_dir() / f"{signer}.pub").write_bytes((keys / "pneumoscan.pub").read_bytes())  # copied by hand
+    assert "(revoked_key)" in _install(_built(tmp_path, keys, "fourth", "2027-04-01T00:00:00+00:00")).output
+    assert [change["previous"] for change in _logged("revoke")] == [_logged("install")[1]["model"]]
+
+
+def test_a_model_whose_key_was_revoked_by_hand_is_not_used(device, keys, tmp_path):
+    assert _install(_built(tmp_path, keys, "v2", None)).exit_code == 0
+    signer = key_id(load_private_key(keys / "pneumoscan.key").public_key())
+    (device / "revoked_keys.json").write_text(json.dumps({signer: "2027-01-01T00:00:00Z"}))
+    with pytest.raises(model_store.ModelError, match=f"revoked.*edge-scan model revoke {signer}"):
+        model_store.load_model()
+    assert run(edge_scan, "model", "revoke", signer).exit_code == 0
+    assert model_store.load_model().path == packages.SHIPPED
+
+
+def test_the_project_key_can_be_revoked_but_not_untrusted(device):
+    project = run(edge_scan, "model", "keys").output.split()[0]
+    assert run(edge_scan, "model", "untrust", project).exit_code == 1
+    assert run(edge_scan, "model", "revoke", project).exit_code == 0
+    assert project not in run(edge_scan, "model", "keys").output
+
+
+@pytest.mark.parametrize("identifier", ["../../etc/passwd", "ABCDEF0123456789", "short", ""])
+def test_revoking_something_that_is_not_a_key_id_is_refused(identifier, device):
+    refused = run(edge_scan, "model", "revoke", identifier)
+    assert refused.exit_code == 1 and "not a key id" in refused.output
+
+
+def test_a_damaged_revocation_list_stops_installs(device, keys, tmp_path):
+    (device / "revoked_keys.json").write_text("{not json")
+    refused = _install(_built(tmp_path, keys, "v2", None))
+    assert refused.exit_code == 1 and "revoked signing keys is damaged" in refused.output
