@@ -194,10 +194,11 @@ def load_scan_model():
 def current_model() -> tuple:
     """(model, warning about the site calibration, None), or (None, None, why no model can be used)."""
     from edge_app.inference.model_store import ModelError, load_model
-    from edge_app.site.site_profile import with_site_threshold
+    from edge_app.site.threshold_choice import resolve_threshold
 
     try:
-        model, warning = with_site_threshold(load_model())
+        model = load_model()
     except ModelError as exc:
         return None, None, str(exc)
-    return model, warning, None
+    choice = resolve_threshold(model)
+    return model.using(choice), choice.warning, None

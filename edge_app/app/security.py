@@ -84,7 +84,7 @@ def check_csrf() -> None:
 def add_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"  # "no-referrer" would make browsers send Origin: null
     response.headers["X-Frame-Options"] = "DENY"
     if "Cache-Control" not in response.headers and request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"  # a back button shows a fresh form, never a stale token
