@@ -15,14 +15,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.chromium_flags import QUIET_CHROMIUM_FLAGS
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+    *QUIET_CHROMIUM_FLAGS,
     "--disable-extensions",
     "--disable-features=AutofillServerCommunication,OptimizationHints,Translate,MediaRouter",
     "--disable-domain-reliability",

@@ -23,18 +23,10 @@ from edge_app.cli.main import main
 from edge_app.inference.model_store import load_model
 from edge_app.outputs.output import DISCLAIMER
 from edge_app.package_data import SAMPLES_DIR
+from tests.chromium_flags import QUIET_CHROMIUM_FLAGS
 from tests.dicom_factory import clinic_batch, cr_dataset, write_dicom
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-]
+CHROMIUM_FLAGS = ["--headless", *QUIET_CHROMIUM_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND"]
 BROWSER_SERVICE_HOSTS = ("google.com", "googleapis.com", "gvt1.com", "gstatic.com")
 """Chromium's own update and network-time services, which it contacts whatever page it shows."""
 
