@@ -1,7 +1,7 @@
 """Screenings made in the app: one batch of uploads scanned by one worker thread, in order.
 
 Each result is committed to the history (storage.history.record) before the page can
-show it, through the same scan_files that edge-scan scan uses. A screening is named by
+show it, through the same scan_prepared_files that edge-scan scan uses. A screening is named by
 the token of the form that sent it, claimed with an exclusive create, so a reload, a
 double click or a back button finds the screening already made instead of scanning twice.
 Its state (which history rows, which files refused) is a small JSON file rewritten
@@ -154,7 +154,7 @@ class Screenings:
 
     def _scan(self, job: Job, model, db: sqlite3.Connection) -> None:
         from edge_app.outputs.clinic_outputs import ClinicOutputs
-        from edge_app.scan.scanner import ScanContext, scan_files
+        from edge_app.scan.scanner import ScanContext, scan_prepared_files
         from edge_app.storage import history
 
         scanned = [upload for upload in job.uploads if upload.path is not None]
@@ -166,9 +166,10 @@ class Screenings:
             ids.append(history.record(db, replace(result, path=next(labels))))
 
         context = ScanContext(job.patient_id, job.operator)
-        for upload, result in zip(scanned, scan_files([u.path for u in scanned], model, context, record), strict=True):
+        scans = scan_prepared_files([u.path for u in scanned], model, context, record, keep_images=outputs is not None)
+        for done in scans:
             if outputs is not None:
-                outputs.add(upload.path, result)
+                outputs.add(done)
                 self._keep_heatmap(ids[-1], outputs.explained.pop().explanation)
             self._write(job.token, self.state(job.token) | {"ids": ids})
 

@@ -22,12 +22,12 @@ def _threshold() -> tuple[dict | None, str | None]:
 @blueprint.route("/site")
 def site_page():
     from edge_app.outputs.calibration_report import summary
-    from edge_app.site import site_profile
+    from edge_app.site import profile_check, site_profile
     from edge_app.site.stats import summarize
 
     threshold, model_error = _threshold()
     try:
-        profile, profile_error = site_profile.load_profile(), None
+        profile, profile_error = profile_check.trusted_profile(), None
     except site_profile.ProfileError as exc:
         profile, profile_error = None, str(exc)
     records = with_history(lambda db, history: history.query(db), default=[])

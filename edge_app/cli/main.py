@@ -260,16 +260,18 @@ def _scan_and_print(files, model, context, record, writer, outputs, jobs: int | 
     """Scan, record and print each file in input order; True when every image was scanned."""
     from edge_app.cli.progress import Progress
     from edge_app.scan.ordered_pool import default_jobs
-    from edge_app.scan.scanner import OK, scan_files
+    from edge_app.scan.scanner import OK, scan_prepared_files
 
     progress = Progress(len(files), enabled=show_progress)
     all_ok = True
+    scans = scan_prepared_files(files, model, context, record, jobs or default_jobs(), keep_images=outputs is not None)
     try:
-        for path, result in zip(files, scan_files(files, model, context, record, jobs or default_jobs()), strict=True):
+        for scanned in scans:
+            result = scanned.result
             progress.clear()
             writer.write(result.as_dict())
             if outputs is not None:
-                outputs.add(path, result)
+                outputs.add(scanned)
             progress.advance()
             all_ok &= result.status == OK
     finally:
@@ -350,10 +352,7 @@ def stats(since: str | None, fmt: str, prevalence: float | None) -> None:
 
     records = _past_scans(since)
     try:
-        profile = site_profile.load_profile()
-        found = [] if profile is None else profile_check.problems(profile)
-        if found:
-            raise site_profile.ProfileError(f"The site profile is not used: {'; '.join(found)}.")
+        profile = profile_check.trusted_profile()
     except site_profile.ProfileError as exc:
         click.echo(f"Warning: {exc} Referrals are not compared with a calibration.", err=True)
         profile = None

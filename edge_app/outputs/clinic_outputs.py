@@ -1,9 +1,10 @@
 """What `edge-scan scan` makes for people besides the result lines: heatmap PNGs and the HTML report.
 
-Kept out of the scan loop: it sees each (file, result) pair after the result
-is saved and printed, re-reads the file (only if its SHA-256 still matches the
-scanned bytes) and explains it, righted as the result's correction says. A
-heatmap that cannot be written is reported and skipped; it never stops a batch or loses a result.
+Kept out of the scan loop: it sees each result after it is saved and printed,
+with the image the scan prepared for it (`scan_prepared_files(..., keep_images=True)`),
+and explains exactly that model input, righted as the result's correction says. The
+file is never read again, so a heatmap cannot explain another image than the one scanned.
+A heatmap that cannot be written is reported and skipped; it never stops a batch or loses a result.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from edge_app.files import atomic_write_bytes, sha256_hex
+from edge_app.files import atomic_write_bytes
 from edge_app.inference.gate import Correction
 from edge_app.inference.heatmap import Explanation, OcclusionMapper, display_gray, explain, heatmap_name
 from edge_app.inference.model_store import ScanModel
-from edge_app.intake.decode import decode_input
-from edge_app.intake.preprocess import to_model_input
 from edge_app.record import OK, ScanResult
+from edge_app.scan.scanner import PreparedImage, Scanned
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,9 @@ class ClinicOutputs:
         self.mapper = OcclusionMapper(model.classifier)
         self.explained: list[ExplainedResult] = []
 
-    def add(self, path: Path, result: ScanResult) -> None:
-        explanation = self._explain(path, result) if result.status == OK else None
+    def add(self, scanned: Scanned) -> None:
+        result = scanned.result
+        explanation = self._explain(scanned.prepared, result) if result.status == OK else None
         self.explained.append(ExplainedResult(result, explanation))
         if explanation is not None and self.heatmap_dir is not None:
             target = self.heatmap_dir / heatmap_name(result.path, result.sha256)
@@ -47,17 +48,12 @@ class ClinicOutputs:
             except OSError as exc:
                 print(f"Warning: heatmap {target} not written ({exc.strerror or exc}).", file=sys.stderr)
 
-    def _explain(self, path: Path, result: ScanResult) -> Explanation | None:
-        try:
-            data = Path(path).read_bytes()
-        except OSError:
-            return None
-        if sha256_hex(data) != result.sha256:
-            return None  # the file changed since it was scanned: explaining it would explain another image
-        image, _ = decode_input(data, self.model.input_size, Path(path).name)
+    def _explain(self, prepared: PreparedImage, result: ScanResult) -> Explanation | None:
+        if prepared.image is None or prepared.model_input is None:
+            return None  # scanned without keep_images: nothing to explain
         correction = Correction.from_code(result.correction)  # as the scan righted it: the map is of what the model saw
-        x = correction.apply(to_model_input(image, self.model.input_size))
-        return explain(self.mapper, righted(image, correction), x, result.probability)
+        x = correction.apply(prepared.model_input)
+        return explain(self.mapper, righted(prepared.image, correction), x, result.probability)
 
 
 def righted(image: Image.Image, correction: Correction) -> Image.Image:

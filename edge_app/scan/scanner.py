@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from edge_app.files import sha256_hex
 from edge_app.inference.gate import GATE_INPUT_SIZE, Correction
@@ -101,14 +102,17 @@ class PreparedImage:
     """The chest X-ray gate's input, made from the same decoded image."""
     adjustments: tuple[str, ...] = ()
     """What intake changed before the model saw the image (edge_app.intake.adjustments)."""
+    image: Image.Image | None = None
+    """The decoded image, kept only when asked for (`keep_image`): a heatmap shows exactly what was scanned."""
 
 
-def prepare_image(path: Path, input_size: int) -> PreparedImage:
+def prepare_image(path: Path, input_size: int, keep_image: bool = False) -> PreparedImage:
     """Read, hash, decode, quality-check and preprocess one file; never raises for a bad image.
+    `keep_image` keeps the decoded image for explanations (otherwise it is dropped once the inputs are made).
 
     Safe to run in worker threads: it touches no model and no shared state."""
     started = time.perf_counter()
-    sha256 = model_input = gate_input = failure = dicom = None
+    sha256 = model_input = gate_input = failure = dicom = image = None
     adjusted: tuple[str, ...] = ()
     try:
         data = read_image_file(Path(path))
@@ -127,7 +131,10 @@ def prepare_image(path: Path, input_size: int) -> PreparedImage:
         failure = (ERROR, INFERENCE_FAILED, f"Scanning failed: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - started
     patient_id, study_uid = (None, None) if dicom is None else (dicom.patient_id, dicom.study_uid)
-    return PreparedImage(Path(path), sha256, model_input, failure, seconds, patient_id, study_uid, gate_input, adjusted)
+    kept = image if keep_image and failure is None else None
+    return PreparedImage(
+        Path(path), sha256, model_input, failure, seconds, patient_id, study_uid, gate_input, adjusted, kept
+    )
 
 
 def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:
@@ -188,19 +195,29 @@ def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()
     return scan_prepared(prepare_image(path, model.input_size), model, context)
 
 
-def scan_files(
+@dataclass(frozen=True)
+class Scanned:
+    """A result with the prepared image it was made from, for outputs that explain it."""
+
+    prepared: PreparedImage
+    result: ScanResult
+
+
+def scan_prepared_files(
     paths: Iterable[Path],
     model: ScanModel,
     context: ScanContext = ScanContext(),
     record: Callable[[ScanResult], None] | None = None,
     jobs: int = 1,
-) -> Iterator[ScanResult]:
+    keep_images: bool = False,
+) -> Iterator[Scanned]:
     """Scan files in input order. With jobs > 1, files are read and decoded on `jobs` threads, eight at a
     time and a few groups ahead, while the model runs here, one image at a time. `record(result)` (the history) runs
-    before the result is handed on, so nothing is shown that was not saved first."""
-    prepared_images = ordered_map(lambda path: prepare_image(path, model.input_size), paths, jobs)
+    before the result is handed on, so nothing is shown that was not saved first. `keep_images` hands on each
+    decoded image with its result (only the few images in flight are held, never the whole batch)."""
+    prepared_images = ordered_map(lambda path: prepare_image(path, model.input_size, keep_images), paths, jobs)
     for prepared in prepared_images:
         result = scan_prepared(prepared, model, context)
         if record is not None:
             record(result)
-        yield result
+        yield Scanned(prepared, result)

@@ -15,7 +15,7 @@ import json
 
 from edge_app.contract import LABELS
 from edge_app.site import calibration
-from edge_app.site.site_profile import SiteProfile, content_checksum
+from edge_app.site.site_profile import ProfileError, SiteProfile, content_checksum, load_profile
 
 
 def _same(recorded: object, recomputed: object) -> bool:
@@ -53,3 +53,13 @@ def problems(profile: SiteProfile, model_threshold: float | None = None) -> list
         found.append("its counts of different images and children do not match its images")
     found += [f"calibration would refuse it: {reason}" for reason in evidence.refused]
     return found
+
+
+def trusted_profile() -> SiteProfile | None:
+    """The active profile when its figures hold together (None when the site has not calibrated);
+    ProfileError saying why it is not used otherwise. For figures shown beside it, such as the referral drift."""
+    profile = load_profile()
+    found = [] if profile is None else problems(profile)
+    if found:
+        raise ProfileError(f"The site profile is not used: {'; '.join(found)}.")
+    return profile

@@ -12,11 +12,13 @@ from click.testing import CliRunner
 from PIL import Image, ImageOps
 
 from edge_app.cli.main import main
+from edge_app.inference.gate import Correction
 from edge_app.inference.heatmap import OcclusionMapper, default_grid, explain, heatmap_name, overlay, patch_origins
 from edge_app.inference.model_store import load_model
 from edge_app.inference.runtime import BatchScorer
 from edge_app.intake.preprocess import decode_image, preprocess, to_model_input
 from edge_app.package_data import SAMPLES_DIR
+from edge_app.scan.scanner import scan_prepared_files
 
 PNEUMONIA_SAMPLE = SAMPLES_DIR / "person868_virus_1514.jpeg"
 
@@ -104,14 +106,13 @@ def test_heatmap_names_keep_same_named_files_from_two_folders_apart():
 
 def test_a_sideways_xray_is_explained_upright_as_the_model_saw_it(tmp_path, shipped_model):
     from edge_app.outputs.clinic_outputs import ClinicOutputs
-    from edge_app.scan.scanner import scan_file
 
     upright_path = SAMPLES_DIR / "person868_virus_1514.jpeg"
     sideways_path = tmp_path / "sideways.png"
     Image.open(upright_path).rotate(90, expand=True).save(sideways_path)
     outputs = ClinicOutputs(shipped_model, None)
-    for path in (upright_path, sideways_path):
-        outputs.add(path, scan_file(path, shipped_model))
+    for scanned in scan_prepared_files([upright_path, sideways_path], shipped_model, keep_images=True):
+        outputs.add(scanned)
     upright, sideways = outputs.explained
     assert sideways.result.correction == "rotate_cw_90"
     shapes = [Image.open(io.BytesIO(e.explanation.overlay_png)).size for e in (upright, sideways)]
@@ -132,11 +133,35 @@ def test_a_mirrored_xray_is_shown_mirrored_back_as_the_model_saw_it():
 def test_the_report_says_when_an_xray_was_put_right_before_scanning(tmp_path, shipped_model):
     from edge_app.outputs.clinic_outputs import ClinicOutputs
     from edge_app.outputs.html_report import render_report
-    from edge_app.scan.scanner import scan_file
 
     sideways_path = tmp_path / "sideways.png"
     Image.open(PNEUMONIA_SAMPLE).rotate(90, expand=True).save(sideways_path)
     outputs = ClinicOutputs(shipped_model, None)
-    outputs.add(sideways_path, scan_file(sideways_path, shipped_model))
+    outputs.add(next(scan_prepared_files([sideways_path], shipped_model, keep_images=True)))
     html = render_report(outputs.explained, shipped_model, "Amina", "2026-03-01 10:00 UTC")
     assert "turned on its side; it was put right before scanning" in html
+
+
+def test_the_heatmap_explains_the_input_the_scan_prepared_without_reading_the_file_again(tmp_path, shipped_model):
+    from edge_app.outputs.clinic_outputs import ClinicOutputs, righted
+
+    path = tmp_path / "child.jpeg"
+    path.write_bytes(PNEUMONIA_SAMPLE.read_bytes())
+    explained = []
+    outputs = ClinicOutputs(shipped_model, tmp_path / "maps")
+    outputs.mapper.logit_drop = lambda x, p: explained.append(x) or np.zeros(x.shape[:2])
+    for scanned in scan_prepared_files([path], shipped_model, keep_images=True):
+        path.write_bytes(b"replaced after the scan")  # what is explained must not depend on the file any more
+        outputs.add(scanned)
+    (entry,) = outputs.explained
+    assert entry.explanation is not None and len(list((tmp_path / "maps").iterdir())) == 1
+    assert np.array_equal(explained[0], scanned.prepared.model_input)
+    assert np.array_equal(
+        np.asarray(Image.open(io.BytesIO(entry.explanation.image_png))),
+        np.asarray(righted(scanned.prepared.image, Correction())),
+    )
+
+
+def test_a_scan_without_outputs_keeps_no_decoded_image(shipped_model):
+    (scanned,) = scan_prepared_files([PNEUMONIA_SAMPLE], shipped_model)
+    assert scanned.prepared.image is None and scanned.prepared.model_input is not None

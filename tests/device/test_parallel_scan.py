@@ -14,7 +14,7 @@ from edge_app.cli.main import main
 from edge_app.inference import model_store
 from edge_app.inference.model_store import load_model
 from edge_app.scan.ordered_pool import MAX_DEFAULT_JOBS, default_jobs, ordered_map
-from edge_app.scan.scanner import collect_images, scan_files
+from edge_app.scan.scanner import collect_images, scan_prepared_files
 from edge_app.storage import history
 from tests.device.test_scan import make_mixed_batch, with_checksum
 
@@ -90,10 +90,15 @@ def model(tiny_int8_model, tmp_path):
 def test_parallel_scan_gives_the_same_results_in_the_same_order_and_records_them_in_order(model, tmp_path):
     make_mixed_batch(tmp_path / "batch")
     files = collect_images([tmp_path / "batch"]) * 3  # repeated, so threads overlap on a longer batch
-    one = list(scan_files(files, model, jobs=1))
+    one = [s.result for s in scan_prepared_files(files, model, jobs=1)]
     db = history.connect(tmp_path / "history.sqlite3")
     recorded = []
-    four = list(scan_files(files, model, record=lambda r: recorded.append(r.path) or history.record(db, r), jobs=4))
+    four = [
+        s.result
+        for s in scan_prepared_files(
+            files, model, record=lambda r: recorded.append(r.path) or history.record(db, r), jobs=4
+        )
+    ]
     keys = ("path", "status", "reason", "probability", "sha256")
     assert [[getattr(r, k) for k in keys] for r in four] == [[getattr(r, k) for k in keys] for r in one]
     assert recorded == [r.path for r in one]

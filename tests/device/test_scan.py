@@ -25,7 +25,7 @@ from edge_app.scan.scanner import (
     classify,
     collect_images,
     scan_file,
-    scan_files,
+    scan_prepared_files,
     threshold_score,
 )
 from edge_app.site.threshold_choice import resolve_threshold
@@ -245,7 +245,7 @@ def test_a_good_image_gets_exactly_the_models_prediction_on_the_shared_preproces
 
 def test_a_mixed_batch_scans_the_good_and_rejects_each_bad_image_with_its_reason(model, tmp_path):
     expected = make_mixed_batch(tmp_path)
-    results = {Path(r.path).name: r for r in scan_files(collect_images([tmp_path]), model)}
+    results = {Path(s.result.path).name: s.result for s in scan_prepared_files(collect_images([tmp_path]), model)}
     assert {name: r.reason for name, r in results.items()} == expected
     for name, reason in expected.items():
         result = results[name]
@@ -272,7 +272,8 @@ def test_a_model_failure_is_an_error_for_that_image_only(model, monkeypatch):
 
 def test_each_result_is_recorded_before_it_is_handed_on(model):
     recorded = []
-    for count, result in enumerate(scan_files(GOOD_IMAGES, model, record=recorded.append), start=1):
+    for count, scanned in enumerate(scan_prepared_files(GOOD_IMAGES, model, record=recorded.append), start=1):
+        result = scanned.result
         assert len(recorded) == count and recorded[-1] is result
 
 
