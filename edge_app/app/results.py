@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from edge_app.app.i18n import gettext
+from edge_app.app.i18n import current_language, gettext, number
 from edge_app.app.screenings import DISK_FULL, FAILED, Screenings
 from edge_app.app.security import SLIP_SECURITY_POLICY
 from edge_app.language import N_
@@ -86,7 +86,8 @@ def card(record: dict, screenings: Screenings | None) -> dict:
         "explanation": explain(reason, gettext) if reason else "",
         "what_to_do": what_to_do(reason, gettext) if reason else "",
         "heatmap": strength is not None,
-        "strength": None if strength is None else describe_strength(strength),
+        "strength": None if strength is None else describe_strength(strength, gettext, lambda x: number(x, 1)),
+        "detail": record["message"] if ok or current_language() == "en" else None,
     }
 
 

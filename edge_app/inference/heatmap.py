@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from edge_app.inference.runtime import BatchScorer, TFLiteClassifier
+from edge_app.language import N_
 
 PATCH_FRACTION = 4
 """The square's side is the input side divided by this; it moves by half its side."""
@@ -133,9 +135,14 @@ def heatmap_name(path: str, sha256: str) -> str:
     return f"{stem}-{sha256[:8]}.heatmap.png"
 
 
-def describe_strength(max_logit_drop: float) -> str:
-    """Words for the strongest effect, so a faint map is not read as a finding."""
+def describe_strength(
+    max_logit_drop: float, gettext: Callable[[str], str] = str, number: Callable[[float], str] = "{:.1f}".format
+) -> str:
+    """Words for the strongest effect, so a faint map is not read as a finding; `gettext` and `number`
+    put them in the reader's language (English and 11.5 when left out)."""
     factor = math.exp(max_logit_drop)
     if max_logit_drop < 0.1:
-        return "covering any part of the image barely changes the score"
-    return f"covering the reddest area divides the pneumonia odds by up to {factor:.1f}"
+        return gettext(N_("covering any part of the image barely changes the score"))
+    return gettext(N_("covering the reddest area divides the pneumonia odds by up to {factor}")).format(
+        factor=number(factor)
+    )
