@@ -91,6 +91,18 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def check_writable_folder(folder: Path) -> None:
+    """Raise OSError unless files can be made in `folder` (or, when it does not exist yet, in the nearest folder
+    above it that does): asked before long work whose result must be saved there, so a read-only folder is named
+    first, not after the work. Permission bits cannot tell (root ignores them, a read-only mount does not), so a
+    temporary file is really made, and removed; nothing else is created."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 

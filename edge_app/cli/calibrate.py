@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from edge_app.cli.progress import Progress
+from edge_app.files import check_writable_folder
 from edge_app.inference.model_store import ScanModel
 from edge_app.outputs import calibration_report
 from edge_app.site import calibration, site_profile
@@ -19,6 +20,24 @@ class UnusableProfile(click.ClickException):
     """The site profile cannot be read or is not valid: exit 2, like other bad input."""
 
     exit_code = 2
+
+
+class CannotSave(click.ClickException):
+    """The site profile cannot be written (a read-only or full data folder): exit 2, nothing changed."""
+
+    exit_code = 2
+
+
+def _check_can_save() -> None:
+    """Refuse before scanning, not after: calibrating a site takes minutes and the profile is its only output."""
+    for folder in (site_profile.active_profile_path().parent, site_profile.archive_dir()):
+        try:
+            check_writable_folder(folder)
+        except OSError as exc:
+            raise CannotSave(
+                f"Cannot save a site profile in {folder} ({exc.strerror or exc}). Nothing was scanned or changed. "
+                "Make the folder writable, or set PNEUMOSCAN_HOME to a writable folder."
+            ) from exc
 
 
 def check_target(value: float) -> float:
@@ -47,7 +66,10 @@ def show(model: ScanModel) -> None:
 
 
 def reset() -> None:
-    removed = site_profile.reset_profile()
+    try:
+        removed = site_profile.reset_profile()
+    except OSError as exc:
+        raise CannotSave(f"The site profile could not be reset ({exc}); nothing was changed.") from exc
     if removed is None:
         click.echo("No site profile was active: scans already use the model's own threshold.")
     else:
@@ -59,7 +81,8 @@ def reset() -> None:
 
 def run(folder: Path | None, labels_csv: Path | None, target: float, operator: str | None, model: ScanModel) -> None:
     """Scan the labelled images, print the comparison, and save the profile unless it must be refused.
-    Exits 1 when refused (nothing changed)."""
+    Exits 1 when refused, 2 when the profile could not be saved (nothing changed either way)."""
+    _check_can_save()
     try:
         images = calibration.images_in_csv(labels_csv) if labels_csv else calibration.images_in_folder(folder)
     except calibration.CalibrationError as exc:
@@ -77,7 +100,10 @@ def run(folder: Path | None, labels_csv: Path | None, target: float, operator: s
     if profile.refused:
         click.echo(calibration_report.refusal(profile, _threshold_in_use(model)))
         sys.exit(1)
-    path = site_profile.save_profile(profile)
+    try:
+        path = site_profile.save_profile(profile)
+    except OSError as exc:
+        raise CannotSave(f"The site profile was NOT saved ({exc}); scans keep their threshold.") from exc
     click.echo(calibration_report.saved(profile, str(path)))
 
 

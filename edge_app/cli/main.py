@@ -128,7 +128,10 @@ def _past_scans(since: str | None, patient_id: str | None = None) -> list[dict]:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     if not history_path().exists():
         return []
-    db = _open_history()
+    try:
+        db = history.open_for_reading(history_path())
+    except history.HistoryError as exc:
+        raise CannotStart(str(exc)) from exc
     records = history.query(db, since=since_utc, patient_id=patient_id)
     db.close()
     return records

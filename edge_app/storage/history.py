@@ -133,16 +133,53 @@ def connect(path: Path) -> sqlite3.Connection:
         if is_disk_full(exc):
             raise DiskFull(f"{path}: the disk is full, so no scan can be saved. Free some disk space first.") from exc
         if _is_not_a_history(exc):
-            raise HistoryError(
-                f"{path}: this file is not a readable scan history (it is damaged, or another kind of file); "
-                "nothing was changed. Rename it (for example to history.damaged.sqlite3) and keep it for whoever "
-                "can recover it; the next scan starts a new history."
-            ) from exc
+            raise _not_a_history(path) from exc
         raise HistoryError(
             f"{path}: cannot open the scan history ({exc}). Check the folder is writable, "
             "or set PNEUMOSCAN_HOME to another folder."
         ) from exc
     return db
+
+
+def open_for_reading(path: Path) -> sqlite3.Connection:
+    """Open an existing history only to read it: nothing is created, migrated or switched, so `history` and
+    `stats` work on a read-only folder (a USB stick, a locked-down device), whatever schema version it has.
+
+    A WAL database read-only still needs its -shm file; when the folder cannot be
+    written and there is none, the file is opened as immutable instead, which is
+    exact because a history whose last writer closed cleanly has no WAL content.
+    """
+    uri = Path(path).resolve().as_uri()
+    try:
+        return _open_uri(f"{uri}?mode=ro")
+    except sqlite3.DatabaseError as exc:
+        if _is_not_a_history(exc):
+            raise _not_a_history(path) from exc
+    try:
+        return _open_uri(f"{uri}?immutable=1")
+    except sqlite3.DatabaseError as exc:
+        if _is_not_a_history(exc):
+            raise _not_a_history(path) from exc
+        raise HistoryError(f"{path}: cannot read the scan history ({exc}).") from exc
+
+
+def _open_uri(uri: str) -> sqlite3.Connection:
+    db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opening is lazy: read once to know
+    except sqlite3.Error:
+        db.close()
+        raise
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _not_a_history(path: Path) -> HistoryError:
+    return HistoryError(
+        f"{path}: this file is not a readable scan history (it is damaged, or another kind of file); "
+        "nothing was changed. Rename it (for example to history.damaged.sqlite3) and keep it for whoever "
+        "can recover it; the next scan starts a new history."
+    )
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:
@@ -193,7 +230,8 @@ def query(
     ids: list[int] | None = None,
 ) -> list[dict]:
     """Stored results, oldest first, optionally from a UTC ISO time on (and before `until`), for one patient,
-    or with the given row ids."""
+    or with the given row ids. A history not yet migrated (opened read-only) lacks newer columns: they read as
+    empty, like those of rows saved before the columns existed."""
     conditions, parameters = [], []
     for condition, value in (("scanned_at >= ?", since), ("scanned_at < ?", until), ("patient_id = ?", patient_id)):
         if value is not None:
@@ -203,10 +241,14 @@ def query(
         conditions.append(f"id IN ({', '.join('?' for _ in ids)})")
         parameters.extend(int(row_id) for row_id in ids)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM scans {where} ORDER BY id", parameters).fetchall()
+    present = {row[1] for row in db.execute("PRAGMA table_info(scans)")}
+    if not present:
+        return []  # a database no scan was ever saved in
+    columns = ", ".join(column for column in _COLUMNS if column in present)
+    rows = db.execute(f"SELECT id, {columns} FROM scans {where} ORDER BY id", parameters).fetchall()
     records = []
     for row in rows:
-        item = dict(row)
+        item = dict.fromkeys(_COLUMNS) | dict(row)
         for column in _BOOLEAN_COLUMNS:
             item[column] = None if item[column] is None else bool(item[column])
         records.append(item)
