@@ -38,7 +38,7 @@ _DATETIME_PATTERNS = {"en": "yyyy-MM-dd HH:mm"}
 English keeps the ISO date (2026-03-01 10:00): English-speaking sites disagree on day/month order."""
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention that the extractor looks for
+def N_(message: str) -> str:  # upper case: the gettext convention that the extractor looks for
     """Mark a string for the catalogues where it is defined; it is translated where it is shown."""
     return message
 

@@ -12,7 +12,6 @@ holding the stick.
 from __future__ import annotations
 
 import json
-import platform
 import re
 import shutil
 import subprocess
@@ -87,20 +86,6 @@ class BundleError(Exception):
 
 class BundleRequestError(BundleError):
     """The request itself is wrong (an unknown platform, extra or Python version): a usage error."""
-
-
-def host_platform() -> str | None:
-    """The bundle platform name of the machine this runs on, or None if PneumoScan has no bundle for it."""
-    machine = platform.machine().lower()
-    names = {
-        ("linux", "aarch64"): "linux-aarch64",
-        ("linux", "arm64"): "linux-aarch64",
-        ("linux", "x86_64"): "linux-x86_64",
-        ("linux", "amd64"): "linux-x86_64",
-        ("win32", "amd64"): "win-amd64",
-        ("darwin", "arm64"): "macos-arm64",
-    }
-    return names.get((sys.platform, machine))
 
 
 def source_root() -> Path:

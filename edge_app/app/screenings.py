@@ -122,7 +122,7 @@ class Screenings:
             stopped = FAILED
             try:
                 stopped = self._run(job)
-            except Exception:  # noqa: BLE001 - one failed batch must not stop the scanner for everyone
+            except Exception:  # one failed batch must not stop the scanner for everyone
                 logging.getLogger(__name__).exception("screening %s failed", job.token)
             finally:
                 shutil.rmtree(job.folder, ignore_errors=True)

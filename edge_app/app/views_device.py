@@ -14,7 +14,6 @@ from edge_app.app.results import with_history
 from edge_app.app.screenings import current_model
 
 blueprint = Blueprint("device", __name__)
-PACKAGE_SUFFIX = ".pnsm"
 
 
 def _model_facts() -> tuple[dict | None, str | None]:
@@ -78,13 +77,13 @@ def selftest():
 @blueprint.route("/device/update", methods=["POST"])
 def install_update():
     from edge_app.updates.model_install import install_package
-    from edge_app.updates.model_package import PackageRefused
+    from edge_app.updates.model_package import SUFFIX, PackageRefused
 
     upload = request.files.get("package")
     if upload is None or not upload.filename:
         return render_device(problem=gettext("Choose a model update file (.pnsm) first."), status=400)
     with tempfile.TemporaryDirectory(dir=current_app.extensions["pneumoscan"].data_folder / "app" / "uploads") as tmp:
-        path = Path(tmp) / f"update{PACKAGE_SUFFIX}"
+        path = Path(tmp) / f"update{SUFFIX}"
         upload.save(path)
         try:
             installed = install_package(path)

@@ -47,10 +47,16 @@ class CannotStart(click.ClickException):
     exit_code = 2
 
 
-class DiskFull(click.ClickException):
-    """The disk is full: exit 4, so a script can tell it from a rejected image (1) or a usage error (2)."""
+DISK_FULL_EXIT = 4
+"""So a script can tell a full disk (history.DiskFull, or any write) from a rejected image (1) or a usage error (2)."""
 
-    exit_code = 4
+
+class Stop(click.ClickException):
+    """Stop with a message and a chosen exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Checked(click.ParamType):
@@ -112,7 +118,7 @@ def _open_history():
     try:
         return history.connect(history_path())
     except history.DiskFull as exc:
-        raise DiskFull(str(exc)) from exc
+        raise Stop(str(exc), DISK_FULL_EXIT) from exc
     except history.HistoryError as exc:
         raise CannotStart(str(exc)) from exc
 
@@ -288,9 +294,10 @@ def _stop_for(exc: sqlite3.Error | OSError) -> NoReturn:
     from edge_app.storage.paths import history_path
 
     if history.is_disk_full(exc):
-        raise DiskFull(
+        raise Stop(
             f"Stopped: the disk is full ({exc}). The results printed above are saved. "
-            "Free some disk space, then scan the rest again."
+            "Free some disk space, then scan the rest again.",
+            DISK_FULL_EXIT,
         ) from exc
     if isinstance(exc, OSError):
         raise exc

@@ -164,7 +164,7 @@ def _parse(data: bytes) -> Dataset:
     _check_inflated_size(data)
     try:
         return pydicom.dcmread(io.BytesIO(data), force=True)
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for damaged files
+    except Exception as exc:  # pydicom raises many types for damaged files
         raise _damaged() from exc
 
 
@@ -344,7 +344,7 @@ def _display_pixels(dataset: Dataset) -> tuple[np.ndarray, bool]:
 
     try:
         stored = dataset.pixel_array
-    except Exception as exc:  # noqa: BLE001 - any decoder failure means the pixels cannot be trusted
+    except Exception as exc:  # any decoder failure means the pixels cannot be trusted
         raise ImageRejected(
             CORRUPT_DICOM, "The image inside this DICOM cannot be decoded. Export it again from the X-ray unit."
         ) from exc
@@ -352,7 +352,7 @@ def _display_pixels(dataset: Dataset) -> tuple[np.ndarray, bool]:
     sample = stored[:: _sample_step(stored), :: _sample_step(stored)]
     try:
         physical = np.asarray(apply_modality_lut(sample, dataset))
-    except Exception as exc:  # noqa: BLE001 - a damaged LUT fails in many ways; the values are then unknown
+    except Exception as exc:  # a damaged LUT fails in many ways; the values are then unknown
         raise _damaged() from exc
     if _clips_body(sample, physical):  # a modality LUT that saturates: the stored values are the full range
         values, full_range = stored.astype(np.float32), True
@@ -389,7 +389,7 @@ def _window_clips_body(source: np.ndarray, physical: np.ndarray, window: Callabl
     either way the full range is what can be shown."""
     try:
         return _clips_body(source, np.asarray(window()))
-    except Exception:  # noqa: BLE001 - pydicom raises many types for a LUT it cannot read
+    except Exception:  # pydicom raises many types for a LUT it cannot read
         return True
 
 
@@ -433,5 +433,5 @@ def _whole(dataset: Dataset, keyword: str, default: int) -> int:
 def _text(dataset: Dataset, keyword: str) -> str | None:
     try:
         return clean_identifier(dataset.get(keyword))
-    except Exception as exc:  # noqa: BLE001 - a garbage element fails when its value is first read
+    except Exception as exc:  # a garbage element fails when its value is first read
         raise _damaged() from exc

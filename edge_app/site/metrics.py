@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from statistics import NormalDist
 
 import numpy as np
 
@@ -114,28 +113,6 @@ def screening_summary(labels: np.ndarray, scores: np.ndarray, threshold: float, 
         summary[f"{name}_ci95"] = list(bootstrap_ci(labels, scores, fn, seed=seed))
     summary["confusion"] = confusion(labels, scores, threshold)
     return summary
-
-
-def _normal_quantile(probability: float) -> float:
-    return NormalDist().inv_cdf(probability)
-
-
-def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
-    """Two-sided Wilson score interval of a proportion.
-
-    Used for display: unlike the plain "p +/- 1.96 SE" it stays inside [0, 1]
-    and does not collapse to a point when every image was called right.
-    """
-    _check_counts(successes, trials)
-    if trials == 0:
-        return 0.0, 1.0
-    z = _normal_quantile(0.5 + level / 2.0)
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z / (1 + z * z / trials) * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    low = 0.0 if successes == 0 else centre - half  # exact at the ends, where rounding could step past p
-    high = 1.0 if successes == trials else centre + half
-    return low, high
 
 
 def _beta_continued_fraction(a: float, b: float, x: float) -> float:
