@@ -91,7 +91,7 @@ def build_metadata(
     data_splits: dict,
     extra: dict | None = None,
 ) -> dict:
-    """The JSON stored in every .tflite (keys documented in the README's metadata table)."""
+    """The JSON stored in every .tflite; its keys are described in docs/training.md (edge-quantize)."""
     size = int(input_detail["shape"][1])
     return {
         "schema_version": SCHEMA_VERSION,
