@@ -5,8 +5,11 @@ runs lives here, so changing one of these values is a visible, reviewed act
 rather than a silent drift between two copies.
 """
 
-LABELS: tuple[str, str] = ("NORMAL", "PNEUMONIA")
-"""Class names in output order: the model emits P(PNEUMONIA) as its one output."""
+from edge_app.language import N_
+
+LABELS: tuple[str, str] = (N_("NORMAL"), N_("PNEUMONIA"))
+"""Class names in output order: the model emits P(PNEUMONIA) as its one output. Also the verdict words
+people read, so they are marked for the catalogues."""
 
 POSITIVE_LABEL = "PNEUMONIA"
 

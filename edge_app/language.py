@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gettext
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 
@@ -116,15 +117,18 @@ def format_datetime(moment: datetime, language: str | None) -> str:
     return f"{text} {local.strftime('%Z')}".rstrip()
 
 
-def _number_pattern(decimals: int) -> str:
-    return "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+def _number_pattern(decimals: int, grouping: bool = True) -> str:
+    return ("#,##0" if grouping else "0") + ("." + "0" * decimals if decimals > 0 else "")
 
 
-def format_number(value: float, language: str | None, decimals: int = 0) -> str:
-    """A number with the language's decimal sign and digit grouping: 0.123 in English, 0,123 in French."""
+def format_number(value: float, language: str | None, decimals: int = 0, grouping: bool = True) -> str:
+    """A number with the language's decimal sign (0.123 in English, 0,123 in French) and, unless
+    `grouping` is off, its digit grouping (12,345 and 12 345). Rounds the float's exact value, as
+    Python's own formatting does, so English matches f"{value:.3f}" digit for digit."""
     from babel.numbers import format_decimal
 
-    return format_decimal(value, _number_pattern(decimals), locale=_FORMAT_LOCALES[language_code(language)])
+    pattern = _number_pattern(decimals, grouping)
+    return format_decimal(Decimal(value), pattern, locale=_FORMAT_LOCALES[language_code(language)])
 
 
 def format_percent(fraction: float, language: str | None, decimals: int = 0) -> str:
@@ -134,4 +138,4 @@ def format_percent(fraction: float, language: str | None, decimals: int = 0) -> 
 
     locale = Locale.parse(_FORMAT_LOCALES[language_code(language)])
     pattern = locale.percent_formats[None].pattern.replace("#,##0", _number_pattern(decimals))
-    return babel_format_percent(fraction, pattern, locale=locale)
+    return babel_format_percent(Decimal(fraction), pattern, locale=locale)

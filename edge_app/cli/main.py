@@ -19,6 +19,7 @@ from typing import NoReturn
 
 import click
 
+from edge_app.language import LANGUAGES
 from edge_app.threshold import check_threshold
 
 SINCE_OPTION = click.option(
@@ -198,6 +199,13 @@ def main() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write one offline HTML page (prints on A4, one child per page) with every result and heatmap.",
 )
+@click.option(
+    "--language",
+    type=click.Choice(list(LANGUAGES), case_sensitive=False),
+    help="Language of the --report page: "
+    + ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
+    + " [default: en]. The lines printed here stay in English.",
+)
 def scan(
     paths: tuple[Path, ...],
     samples: bool,
@@ -212,6 +220,7 @@ def scan(
     heatmap_dir: Path | None,
     jobs: int | None,
     report: Path | None,
+    language: str | None,
 ) -> None:
     """Scan X-ray images (JPEG, PNG or DICOM files, or folders of them).
 
@@ -228,6 +237,8 @@ def scan(
     from edge_app.storage import history
     from edge_app.storage.paths import history_path
 
+    if language is not None and report is None:
+        raise click.UsageError("--language sets the language of the --report page: add --report FILE.html.")
     files, from_folders = _files_to_scan(paths, samples, recursive)
     model = _load_model(model_path, threshold, site=True, allow_unverified=allow_unverified)
     db = None if no_history else _open_history()
@@ -242,7 +253,7 @@ def scan(
         _stop_for(exc)
     writer.finish()
     if report is not None:
-        _write_report(report, outputs, model, operator)
+        _write_report(report, outputs, model, operator, language)
     if db is not None:
         db.close()
         if fmt == "table":
@@ -307,11 +318,12 @@ def _stop_for(exc: sqlite3.Error | OSError) -> NoReturn:
     ) from exc
 
 
-def _write_report(path: Path, outputs, model, operator: str | None) -> None:
+def _write_report(path: Path, outputs, model, operator: str | None, language: str | None) -> None:
+    from edge_app.language import DEFAULT_LANGUAGE
     from edge_app.outputs.html_report import write_report
 
     try:
-        write_report(path, outputs.explained, model, operator)
+        write_report(path, outputs.explained, model, operator, language or DEFAULT_LANGUAGE)
     except OSError as exc:
         raise click.ClickException(
             f"The report {path} could not be written ({exc.strerror or exc}); the results above are saved."

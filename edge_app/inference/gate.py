@@ -20,7 +20,9 @@ gate's own metadata.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 from PIL import Image
@@ -93,13 +95,22 @@ class Correction:
 
     @property
     def sentence(self) -> str:
-        """What was wrong, in plain words for the person scanning."""
+        """What was wrong, in plain words for the person scanning (stored with the result, in English)."""
+        return self.describe()
+
+    def describe(self, gettext: Callable[[str], str] = str) -> str:
+        """The sentence in the language `gettext` translates to."""
+        turned = ("", gettext("turned on its side"), gettext("upside down"), gettext("turned on its side"))
         found = [
-            ("", "turned on its side", "upside down", "turned on its side")[self.quarter_turns],
-            "inverted (white and black swapped)" * self.inverted,
-            "mirrored (left and right swapped)" * self.mirrored,
+            turned[self.quarter_turns],
+            gettext("inverted (white and black swapped)") if self.inverted else "",
+            gettext("mirrored (left and right swapped)") if self.mirrored else "",
         ]
-        return f"The X-ray was {' and '.join(f for f in found if f)}; it was put right before scanning."
+        joined = reduce(
+            lambda first, second: gettext("{first} and {second}").format(first=first, second=second),
+            [part for part in found if part],
+        )
+        return gettext("The X-ray was {found}; it was put right before scanning.").format(found=joined)
 
     def apply(self, model_input: np.ndarray) -> np.ndarray:
         """The model input turned upright, un-inverted and un-mirrored. Equalised inputs are rank-based, so

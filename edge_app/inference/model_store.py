@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +63,13 @@ class ScanModel:
 
     @property
     def integrity(self) -> str:
+        return self.describe_integrity()
+
+    def describe_integrity(self, gettext: Callable[[str], str] = str) -> str:
+        """Whether the model's bytes were checked, in the language `gettext` translates to."""
         if self.checksum_file is None:
-            return "NOT verified: no .sha256 file beside the model"
-        return f"verified against {self.checksum_file.name}"
+            return gettext("NOT verified: no .sha256 file beside the model")
+        return gettext("verified against {file}").format(file=self.checksum_file.name)
 
     @property
     def metadata(self) -> dict | None:

@@ -4,30 +4,40 @@ Offline by construction: the X-rays and heatmaps are PNG data URIs, the CSS is
 inline, there is no script and no web font, so the page opens from a USB stick
 on any browser with no network and prints the same everywhere. On paper (A4)
 each child starts a new page, so it works as a referral slip to hand over with
-the child. All text from files and the command line is HTML-escaped.
+the child. All text from files and the command line is HTML-escaped, and so is
+every translated sentence, before the values are put in it.
+
+The page is written in the language asked for (English by default, the source text): every sentence
+comes from the catalogues, dates and numbers follow the language's locale. The detailed reason stored
+with a rejected image is an English sentence made at scan time, so a page in another language shows the
+catalogue's explanation of the reason and what to do instead.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from edge_app.contract import POSITIVE_LABEL
 from edge_app.files import atomic_write_text
+from edge_app.inference.gate import Correction
 from edge_app.inference.heatmap import describe_strength
 from edge_app.inference.model_store import ScanModel
+from edge_app.language import DEFAULT_LANGUAGE, N_, format_datetime, format_number, language_code, translator
 from edge_app.outputs.clinic_outputs import ExplainedResult
 from edge_app.outputs.output import DISCLAIMER
+from edge_app.reasons import explain, what_to_do
 from edge_app.record import OK, ScanResult
 from edge_app.scoring import UNCERTAIN_MARGIN
 
 THRESHOLD_SOURCES = {
-    "model": "the model's own threshold",
-    "site": "this site's calibration (edge-scan calibrate)",
-    "command_line": "set for this scan with --threshold",
+    "model": N_("the model's own threshold"),
+    "site": N_("this site's calibration (edge-scan calibrate)"),
+    "command_line": N_("set for this scan with --threshold"),
 }
 
 _CSS = """
@@ -60,113 +70,185 @@ table.rejected { border-collapse: collapse; width: 100%; } .rejected td, .reject
 .note { font-size: 8.5pt; color: #444; }
 """
 
-_HEATMAP_NOTE = (
+_HEATMAP_NOTE = N_(
     "Heatmap: red marks where covering the image lowered the model's pneumonia score the most. It shows what "
     "the score depended on, not where pneumonia is; an uncoloured area is not proof of healthy lung."
 )
+
+
+@dataclass(frozen=True)
+class _Words:
+    """The page's language: its code, for numbers and dates, and its gettext."""
+
+    language: str
+
+    @property
+    def gettext(self) -> Callable[[str], str]:
+        return translator(self.language).gettext
+
+    def number(self, value: float, decimals: int) -> str:
+        return format_number(value, self.language, decimals, grouping=False)
+
+    def time(self, moment: datetime) -> str:
+        return format_datetime(moment, self.language)
 
 
 def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def _html(sentence: str, **values: str) -> str:
+    """A translated sentence, escaped, with `values` (HTML already) put in its placeholders."""
+    return _e(sentence).format(**values)
+
+
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def verdict_words(result: ScanResult) -> tuple[str, str]:
-    """(sentence, css class) a health worker reads first."""
+def verdict_words(result: ScanResult, gettext: Callable[[str], str] = str) -> tuple[str, str]:
+    """(sentence, css class) a health worker reads first, in the language `gettext` translates to."""
     if result.label == POSITIVE_LABEL:
-        return "PNEUMONIA suspected: refer the child to a clinician today.", "refer"
+        return gettext("PNEUMONIA suspected: refer the child to a clinician today."), "refer"
     if result.uncertain:
-        return "Uncertain: the score is close to the threshold. Refer the child to a clinician.", "refer"
-    return "NORMAL: the screening found no sign of pneumonia. Refer anyway if the child is unwell.", "normal"
+        return gettext("Uncertain: the score is close to the threshold. Refer the child to a clinician."), "refer"
+    return gettext("NORMAL: the screening found no sign of pneumonia. Refer anyway if the child is unwell."), "normal"
 
 
-def _score_bar(score: int) -> str:
+def _score_bar(score: int, words: _Words) -> str:
     low, high = 50 - UNCERTAIN_MARGIN, 50 + UNCERTAIN_MARGIN
     fill = "fill low" if score < 50 else "fill"
+    label = _html(words.gettext("score {score} of 100"), score=str(score))
+    threshold = _e(words.gettext("threshold 50"))
     return (
-        f'<div class="bar" role="img" aria-label="score {score} of 100">'
+        f'<div class="bar" role="img" aria-label="{label}">'
         f'<div class="{fill}" style="width:{score}%"></div>'
         f'<div class="band" style="left:{low}%;width:{high - low}%"></div>'
-        '<div class="mark" style="left:50%"><span>threshold 50</span></div></div>'
+        f'<div class="mark" style="left:50%"><span>{threshold}</span></div></div>'
     )
 
 
-def _scan_card(item: ExplainedResult) -> str:
-    result, explanation = item.result, item.explanation
-    words, css = verdict_words(result)
+def _images(item: ExplainedResult, words: _Words) -> str:
+    explanation = item.explanation
+    if explanation is None:
+        return ""
+    xray, heatmap = _e(words.gettext("X-ray")), _e(words.gettext("heatmap"))
+    strength = _e(describe_strength(explanation.max_logit_drop, words.gettext, lambda factor: words.number(factor, 1)))
+    caption = _html(words.gettext("Heatmap: {strength}."), strength=strength)
+    return (
+        '<div class="images">'
+        f'<figure><img alt="{xray}" src="{_data_uri(explanation.image_png)}"><figcaption>{xray}</figcaption></figure>'
+        f'<figure><img alt="{heatmap}" src="{_data_uri(explanation.overlay_png)}">'
+        f"<figcaption>{caption}</figcaption></figure></div>"
+    )
+
+
+def _scan_card(item: ExplainedResult, words: _Words) -> str:
+    result, gettext = item.result, words.gettext
+    sentence, css = verdict_words(result, gettext)
     flags = "".join(
-        f'<span class="flag">{flag}</span>'
-        for flag, on in (("uncertain", result.uncertain), ("REFER", result.refer))
+        f'<span class="flag">{_e(flag)}</span>'
+        for flag, on in ((gettext("uncertain"), result.uncertain), (gettext("REFER"), result.refer))
         if on
     )
-    images = ""
-    if explanation is not None:
-        images = (
-            '<div class="images">'
-            f'<figure><img alt="X-ray" src="{_data_uri(explanation.image_png)}"><figcaption>X-ray</figcaption></figure>'
-            f'<figure><img alt="heatmap" src="{_data_uri(explanation.overlay_png)}">'
-            f"<figcaption>Heatmap: {_e(describe_strength(explanation.max_logit_drop))}.</figcaption></figure></div>"
-        )
+    score = _html(
+        gettext("Score {score} of 100 (50 = threshold; {low}-{high} = uncertain, refer)."),
+        score=f"<b>{result.score}</b>",
+        low=str(50 - UNCERTAIN_MARGIN),
+        high=str(50 + UNCERTAIN_MARGIN),
+    )
+    odds = _html(
+        gettext("Pneumonia probability {probability}, threshold {threshold}."),
+        probability=words.number(result.probability, 3),
+        threshold=words.number(result.threshold, 3),
+    )
+    # a note only when the gate put the X-ray right before scanning
+    note = Correction.from_code(result.correction).describe(gettext) if result.correction else None
+    where = [_html(gettext("File: {path}"), path=_e(result.path))]
+    where.append(_html(gettext("scanned {time}"), time=_e(words.time(datetime.fromisoformat(result.scanned_at)))))
+    if result.study_uid:
+        where.append(_html(gettext("DICOM study {uid}"), uid=_e(result.study_uid)))
     return (
-        f'<div class="scan"><div class="verdict {css}">{_e(words)}{flags}</div>'
-        f"<div>Score <b>{result.score}</b> of 100 (50 = threshold; {50 - UNCERTAIN_MARGIN}-{50 + UNCERTAIN_MARGIN}"
-        f" = uncertain, refer). Pneumonia probability {result.probability:.3f}, threshold {result.threshold:.3f}."
-        f"</div>{_score_bar(result.score)}{images}"
-        + (f'<p class="note">{_e(result.message)}</p>' if result.message else "")  # e.g. the gate turned it upright
-        + f'<div class="file">File: {_e(result.path)} · scanned {_e(_local_time(result.scanned_at))}'
-        + (f" · DICOM study {_e(result.study_uid)}" if result.study_uid else "")
-        + "</div></div>"
+        f'<div class="scan"><div class="verdict {css}">{_e(sentence)}{flags}</div>'
+        f"<div>{score} {odds}</div>{_score_bar(result.score, words)}{_images(item, words)}"
+        + (f'<p class="note">{_e(note)}</p>' if note else "")
+        + f'<div class="file">{" · ".join(where)}</div></div>'
     )
 
 
-def _rejected_table(results: list[ScanResult]) -> str:
+def _rejection_detail(result: ScanResult, words: _Words) -> str:
+    """The stored English sentence on an English page; the catalogue's explanation and next step otherwise."""
+    if words.language == DEFAULT_LANGUAGE:
+        return _e(result.message)
+    explanation = explain(result.reason, words.gettext)
+    return _e(f"{explanation[:1].upper()}{explanation[1:]}. {what_to_do(result.reason, words.gettext)}".strip())
+
+
+def _rejected_table(results: list[ScanResult], words: _Words) -> str:
     if not results:
         return ""
+    gettext = words.gettext
     rows = "".join(
-        f"<tr><td class='file'>{_e(r.path)}</td><td>{_e(r.reason)}</td><td>{_e(r.message)}</td></tr>" for r in results
+        f"<tr><td class='file'>{_e(r.path)}</td><td>{_e(r.reason)}</td><td>{_rejection_detail(r, words)}</td></tr>"
+        for r in results
     )
-    return (
-        f"<h2>Not scanned ({len(results)})</h2><p>These files were not screened; the reason says what to do.</p>"
-        f"<table class='rejected'><tr><th>File</th><th>Reason</th><th>What was wrong / what to do</th></tr>"
-        f"{rows}</table>"
+    heading = _html(gettext("Not scanned ({count})"), count=str(len(results)))
+    intro = _e(gettext("These files were not screened; the reason says what to do."))
+    columns = "".join(
+        f"<th>{_e(name)}</th>" for name in (gettext("File"), gettext("Reason"), gettext("What was wrong / what to do"))
     )
+    return f"<h2>{heading}</h2><p>{intro}</p><table class='rejected'><tr>{columns}</tr>{rows}</table>"
 
 
-def _local_time(iso_utc: str) -> str:
-    return datetime.fromisoformat(iso_utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")
-
-
-def _facts(model: ScanModel, patient: str | None, operator: str | None, generated: str) -> str:
-    source = THRESHOLD_SOURCES.get(model.threshold_source, model.threshold_source)
+def _facts(model: ScanModel, patient: str | None, operator: str | None, generated: str, words: _Words) -> str:
+    gettext = words.gettext
+    source = model.threshold_source
+    source = gettext(THRESHOLD_SOURCES[source]) if source in THRESHOLD_SOURCES else source
+    not_given = gettext("not given")
     rows = [
-        ("Patient ID", patient or "not given"),
-        ("Operator", operator or "not given"),
-        ("Date", generated),
-        ("Threshold", f"{model.threshold:.3f} ({source}); shown as score 50"),
-        ("Model", f"version {model.version}, runtime {model.runtime}; {model.integrity}"),
+        (gettext("Patient ID"), patient or not_given),
+        (gettext("Operator"), operator or not_given),
+        (gettext("Date"), generated),
+        (
+            gettext("Threshold"),
+            gettext("{threshold} ({source}); shown as score 50").format(
+                threshold=words.number(model.threshold, 3), source=source
+            ),
+        ),
+        (
+            gettext("Model"),
+            gettext("version {version}, runtime {runtime}; {integrity}").format(
+                version=model.version, runtime=model.runtime, integrity=model.describe_integrity(gettext)
+            ),
+        ),
     ]
     cells = "".join(f"<tr><td>{_e(name)}</td><td>{_e(value)}</td></tr>" for name, value in rows)
-    return (
-        f"<table class='facts'>{cells}<tr><td>Model SHA-256</td><td class='hash'>{_e(model.sha256)}</td></tr></table>"
-    )
+    sha_name = _e(gettext("Model SHA-256"))
+    return f"<table class='facts'>{cells}<tr><td>{sha_name}</td><td class='hash'>{_e(model.sha256)}</td></tr></table>"
 
 
 def _child_section(
-    patient: str | None, items: list[ExplainedResult], model: ScanModel, operator: str | None, generated: str
+    patient: str | None,
+    items: list[ExplainedResult],
+    model: ScanModel,
+    operator: str | None,
+    generated: str,
+    words: _Words,
 ) -> str:
+    gettext = words.gettext
     scanned = [item for item in items if item.result.status == OK]
     referred = sum(1 for item in scanned if item.result.refer)
-    summary = f"{len(scanned)} X-ray(s) screened, {referred} to refer, {len(items) - len(scanned)} not scanned."
+    summary = gettext("{screened} X-ray(s) screened, {referred} to refer, {rejected} not scanned.").format(
+        screened=len(scanned), referred=referred, rejected=len(items) - len(scanned)
+    )
+    title, disclaimer, note = gettext("PneumoScan screening report"), gettext(DISCLAIMER), gettext(_HEATMAP_NOTE)
     return (
-        '<section class="child"><h1>PneumoScan screening report</h1>'
-        f'<div class="aid">{_e(DISCLAIMER)}</div>{_facts(model, patient, operator, generated)}'
+        f'<section class="child"><h1>{_e(title)}</h1>'
+        f'<div class="aid">{_e(disclaimer)}</div>{_facts(model, patient, operator, generated, words)}'
         f"<p><b>{_e(summary)}</b></p>"
-        + "".join(_scan_card(item) for item in scanned)
-        + _rejected_table([item.result for item in items if item.result.status != OK])
-        + f'<p class="note">{_e(_HEATMAP_NOTE)}</p></section>'
+        + "".join(_scan_card(item, words) for item in scanned)
+        + _rejected_table([item.result for item in items if item.result.status != OK], words)
+        + f'<p class="note">{_e(note)}</p></section>'
     )
 
 
@@ -177,19 +259,37 @@ def _by_patient(items: Iterable[ExplainedResult]) -> dict[str | None, list[Expla
     return groups
 
 
-def render_report(items: list[ExplainedResult], model: ScanModel, operator: str | None, generated: str) -> str:
-    """The whole page: one section (one printed page or more) per patient ID, in scan order."""
+def render_report(
+    items: list[ExplainedResult],
+    model: ScanModel,
+    operator: str | None,
+    generated: str,
+    language: str = DEFAULT_LANGUAGE,
+) -> str:
+    """The whole page: one section (one printed page or more) per patient ID, in scan order.
+
+    `generated` is the date line as it should read (see `report_date`); `language` any code or tag,
+    English when unknown."""
+    words = _Words(language_code(language))
     sections = "".join(
-        _child_section(patient, group, model, operator, generated) for patient, group in _by_patient(items).items()
+        _child_section(patient, group, model, operator, generated, words)
+        for patient, group in _by_patient(items).items()
     )
+    title = _e(words.gettext("PneumoScan screening report"))
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{words.language}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>PneumoScan screening report</title><style>{_CSS}</style></head><body>{sections}</body></html>\n"
+        f"<title>{title}</title><style>{_CSS}</style></head><body>{sections}</body></html>\n"
     )
 
 
-def write_report(path: Path, items: list[ExplainedResult], model: ScanModel, operator: str | None) -> Path:
+def report_date(language: str = DEFAULT_LANGUAGE) -> str:
+    """Now, as the report's date line reads in `language`."""
+    return format_datetime(datetime.now(), language)
+
+
+def write_report(
+    path: Path, items: list[ExplainedResult], model: ScanModel, operator: str | None, language: str = DEFAULT_LANGUAGE
+) -> Path:
     """Write the page atomically: an interrupted write never leaves half a report behind."""
-    generated = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    return atomic_write_text(path, render_report(items, model, operator, generated))
+    return atomic_write_text(path, render_report(items, model, operator, report_date(language), language))

@@ -10,17 +10,19 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
 from edge_app.contract import POSITIVE_LABEL
+from edge_app.language import N_
 from edge_app.outputs.fhir_export import FhirBundleWriter
 from edge_app.record import OK, REJECTED, SCAN_FIELDS
 from edge_app.scoring import UNCERTAIN_MARGIN
 
 HISTORY_FIELDS = ("id", *SCAN_FIELDS)
 
-DISCLAIMER = (
+DISCLAIMER = N_(
     "PneumoScan is a screening aid, NOT a diagnosis. "
     "A trained clinician must confirm every result. When in doubt, refer the child."
 )
@@ -62,16 +64,18 @@ class CsvWriter:
         pass
 
 
-def verdict(record: dict) -> str:
-    """The plain-words result of one record."""
+def verdict(record: dict, gettext: Callable[[str], str] = str) -> str:
+    """The plain-words result of one record; `gettext` translates it (English, the CLI's words, when left out)."""
     if record["status"] == REJECTED:
-        return "NOT SCANNED"
+        return gettext("NOT SCANNED")
     if record["status"] != OK:
-        return "ERROR"
+        return gettext("ERROR")
     if record["label"] == POSITIVE_LABEL:
-        text = f"{POSITIVE_LABEL} suspected - REFER"
-        return text + " (uncertain)" if record["uncertain"] else text
-    return f"{record['label']}? uncertain - REFER" if record["uncertain"] else record["label"]
+        if record["uncertain"]:
+            return gettext("PNEUMONIA suspected - REFER (uncertain)")
+        return gettext("PNEUMONIA suspected - REFER")
+    label = gettext(record["label"])
+    return gettext("{label}? uncertain - REFER").format(label=label) if record["uncertain"] else label
 
 
 def _number(value: float | int | None, pattern: str) -> str:

@@ -7,6 +7,7 @@ translation fails here, in every language, before a health worker sees English i
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 from pathlib import Path
@@ -23,6 +24,7 @@ from edge_app.language import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALES_DIR
 REPOSITORY = Path(__file__).resolve().parents[2]
 TRANSLATED = sorted(code for code in LANGUAGES if code != DEFAULT_LANGUAGE)
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdifr]|\{(\w+)[^}]*\}")
+MARKERS = {"_", "N_", "gettext", "ngettext", "pgettext", "npgettext"}
 
 
 def catalogue_path(code: str, suffix: str) -> Path:
@@ -91,3 +93,21 @@ def test_the_shipped_compiled_catalogue_matches_its_source(code):
         assert Translations(shipped)._catalog == Translations(compiled)._catalog, (
             f"{catalogue_path(code, '.mo')} is out of date: run the compile command in docs/languages.md"
         )
+
+
+def test_no_marked_string_hides_inside_an_f_string_where_the_extractor_cannot_see_it():
+    """Babel reads an f-string as one token, so `f"{gettext('File')}"` would never reach a catalogue."""
+    hidden = []
+    for path in sorted((REPOSITORY / "edge_app").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr) and any(
+                isinstance(call, ast.Call) and marker_name(call.func) in MARKERS for call in ast.walk(node)
+            ):
+                hidden.append(f"{path.relative_to(REPOSITORY)}:{node.lineno}")
+    assert not hidden, "move these translated calls out of the f-string: " + ", ".join(hidden)
+
+
+def marker_name(function: ast.expr) -> str | None:
+    if isinstance(function, ast.Name):
+        return function.id
+    return function.attr if isinstance(function, ast.Attribute) else None
