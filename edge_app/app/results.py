@@ -18,20 +18,6 @@ from edge_app.scoring import UNCERTAIN_MARGIN
 __all__ = ["SLIP_SECURITY_POLICY", "card", "records", "slip_html", "stop_reason", "utc_text", "with_history"]
 T = TypeVar("T")
 
-SHOWN_WORDS = (
-    N_("PNEUMONIA suspected - REFER"),
-    N_("PNEUMONIA suspected - REFER (uncertain)"),
-    N_("NORMAL"),
-    N_("NORMAL? uncertain - REFER"),
-    N_("NOT SCANNED"),
-    N_("ERROR"),
-    N_("PNEUMONIA suspected: refer the child to a clinician today."),
-    N_("Uncertain: the score is close to the threshold. Refer the child to a clinician."),
-    N_("NORMAL: the screening found no sign of pneumonia. Refer anyway if the child is unwell."),
-)
-"""The verdicts of outputs.output.verdict and the next steps of outputs.html_report.verdict_words, marked for
-the catalogues: the app shows those functions' words, translated (in English, exactly as the CLI prints them)."""
-
 
 def with_history(read: Callable[[sqlite3.Connection, object], T], default: T) -> T:
     """Run `read(db, history_module)` on the history; `default` when there is no history yet."""
@@ -78,8 +64,8 @@ def card(record: dict, screenings: Screenings | None) -> dict:
         "id": record["id"],
         "record": record,
         "ok": ok,
-        "verdict": gettext(verdict(record)),
-        "next_step": gettext(verdict_words(result)[0]) if ok else None,
+        "verdict": verdict(record, gettext),
+        "next_step": verdict_words(result, gettext)[0] if ok else None,
         "tone": ("refer" if record["refer"] else "normal") if ok else "rejected",
         "scanned_at": datetime.fromisoformat(record["scanned_at"]).astimezone(),
         "band": (50 - UNCERTAIN_MARGIN, 50 + UNCERTAIN_MARGIN),
@@ -103,9 +89,12 @@ class RecordedModel:
     sha256: str
     integrity: str
 
+    def describe_integrity(self, gettext: Callable[[str], str] = str) -> str:
+        return gettext(self.integrity)
+
 
 def _recorded_model(record: dict) -> RecordedModel:
-    verified = {True: "verified", False: "NOT verified", None: "not recorded"}[record["model_verified"]]
+    verified = {True: N_("verified"), False: N_("NOT verified"), None: N_("not recorded")}[record["model_verified"]]
     return RecordedModel(
         record["threshold"],
         record["threshold_source"],
@@ -119,7 +108,7 @@ def _recorded_model(record: dict) -> RecordedModel:
 def slip_html(rows: list[dict], operator: str | None, screenings: Screenings) -> str:
     from edge_app.inference.heatmap import Explanation
     from edge_app.outputs.clinic_outputs import ExplainedResult
-    from edge_app.outputs.html_report import render_report
+    from edge_app.outputs.html_report import render_report, report_date
 
     items = []
     for row in rows:
@@ -133,5 +122,5 @@ def slip_html(rows: list[dict], operator: str | None, screenings: Screenings) ->
             except OSError:
                 explanation = None
         items.append(ExplainedResult(ScanResult.from_dict(row), explanation))
-    generated = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    return render_report(items, _recorded_model(rows[0]), operator, generated)
+    language = current_language()
+    return render_report(items, _recorded_model(rows[0]), operator, report_date(language), language)

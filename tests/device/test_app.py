@@ -229,8 +229,8 @@ def test_a_french_browser_gets_the_french_screen_and_verdicts(client):
     location = response.headers["Location"]
     finished_page(client, location)
     french = client.get(location, headers={"Accept-Language": "fr"}).get_data(as_text=True)
-    assert "NON ANALYSÉE" in french and "Imprimer la fiche d'orientation" in french
-    verdicts = r"(NORMAL|PNEUMONIE suspectée - ORIENTER|NORMAL \? incertain - ORIENTER)"
+    assert "NON ANALYSÉE" in french and "Imprimer la fiche de référence" in french
+    verdicts = r"(NORMAL|PNEUMONIE suspectée - RÉFÉRER|NORMAL \? incertain - RÉFÉRER)"
     assert re.search(rf'class="verdict"[^>]*>{verdicts}<', french)
 
 
