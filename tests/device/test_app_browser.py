@@ -99,7 +99,7 @@ def test_a_health_worker_screens_a_child_in_the_browser(running_app, tmp_path):
         expect(page.locator("html")).to_have_attribute("lang", "fr")
         expect(page.get_by_role("navigation").get_by_role("link", name="Nouveau dépistage")).to_be_visible()
         expect(page.get_by_role("heading", name="NON ANALYSÉE")).to_be_visible()
-        expect(page.get_by_role("link", name="Imprimer la fiche d'orientation")).to_be_visible()
+        expect(page.get_by_role("link", name="Imprimer la fiche de référence")).to_be_visible()
         browser.close()
 
     history = subprocess.run(

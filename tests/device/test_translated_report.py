@@ -72,7 +72,7 @@ def test_the_french_slip_prints_in_french_with_french_dates_and_numbers(french, 
     assert '<html lang="fr">' in html
     assert "Rapport de dépistage PneumoScan" in text and "aide au dépistage, PAS un diagnostic" in text
     assert text.count("PNEUMONIE suspectée : référez l'enfant") == positive > 0
-    assert "N° du patient P-0042" in text and "Opérateur Amina" in text
+    assert "Identifiant du patient P-0042" in text and "Opérateur Amina" in text
     assert re.search(r"\d{1,2} [a-zéû]+\.? 20\d\d, \d\d:\d\d", text)  # e.g. 6 déc. 2026, 14:05
     threshold = scanned[0]["threshold"]
     assert f"{threshold:.3f}".replace(".", ",") + " (le seuil propre au modèle)" in text  # decimal comma
@@ -93,7 +93,7 @@ def test_rejected_files_say_why_and_what_to_do_in_the_page_language(french, port
 def test_the_portuguese_slip_uses_the_words_and_formats_of_lusophone_africa(portuguese, tmp_path):
     text = printed_text(portuguese, tmp_path)
     assert '<html lang="pt">' in portuguese["html"]
-    assert "Relatório de rastreio PneumoScan" in text and "SUSPEITA DE PNEUMONIA: refira a criança" in text
+    assert "Relatório de rastreio PneumoScan" in text and "Suspeita de PNEUMONIA: refira a criança" in text
     assert re.search(r"\d\d/\d\d/20\d\d, \d\d:\d\d", text)  # 06/12/2026, 14:05 as in Mozambique and Portugal
     assert "ficheiro" in text.lower() and "arquivo" not in text.lower()
     assert not [sentence for sentence in ENGLISH_SENTENCES if sentence in text]
