@@ -17,6 +17,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,17 +49,22 @@ class Screenings:
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._model = None
+        self._db: sqlite3.Connection | None = None
+        self._model_files: tuple | None = None
 
     def state_path(self, token: str) -> Path:
         if not TOKEN.match(token):
             raise KeyError(token)
         return self.states / f"{token}.json"
 
-    def claim(self, token: str, patient_id: str | None, operator: str | None) -> bool:
-        """Reserve `token` for one screening; False when a screening already has it."""
+    def claim(self, token: str, patient_id: str | None, operator: str | None, received: float) -> bool:
+        """Reserve `token` for one screening; False when a screening already has it. `received` (time.time()
+        when the form arrived) and the `finished` time written at the end say how long the server took."""
         self.states.mkdir(parents=True, exist_ok=True)
         state = {
             "created_at": now_utc(),
+            "received": received,
             "patient_id": patient_id,
             "operator": operator,
             "files": [],
@@ -127,7 +133,8 @@ class Screenings:
             finally:
                 shutil.rmtree(job.folder, ignore_errors=True)
                 try:
-                    self._write(job.token, self.state(job.token) | {"done": stopped is None, "stopped": stopped})
+                    ending = {"done": stopped is None, "stopped": stopped, "finished": time.time()}
+                    self._write(job.token, self.state(job.token) | ending)
                 except OSError:
                     pass  # a full disk: the results are in the history; the page says the screening stopped
                 with self._lock:
@@ -137,20 +144,40 @@ class Screenings:
         """Scan the batch; None when it ran to the end, else why it stopped."""
         from edge_app.storage import history
 
-        model = load_scan_model()
+        model = self._model_for_scanning()
         if model is None:
             return MODEL_UNUSABLE
         try:
-            db = history.connect(_history_path())
+            db = self._history()
         except history.HistoryError as exc:
             return DISK_FULL if isinstance(exc, history.DiskFull) else FAILED
         try:
             self._scan(job, model, db)
         except (sqlite3.Error, OSError) as exc:
-            return DISK_FULL if history.is_disk_full(exc) else FAILED
-        finally:
+            self._db = None  # opened afresh for the next screening
             db.close()
+            return DISK_FULL if history.is_disk_full(exc) else FAILED
         return None
+
+    def _history(self) -> sqlite3.Connection:
+        """The scanner thread's connection to the history, kept open between screenings (every result is
+        still its own committed transaction); opened again if the history file was replaced."""
+        from edge_app.storage import history
+
+        path = _history_path()
+        if self._db is None or not path.exists():
+            if self._db is not None:
+                self._db.close()
+            self._db = history.connect(path)
+        return self._db
+
+    def _model_for_scanning(self):
+        """The model the next scan uses, loaded again only when the model file or the site profile changed
+        (an update, a rollback, a calibration), so a one-image screening does not pay for loading it."""
+        files = _model_files()
+        if self._model is None or files != self._model_files:
+            self._model, self._model_files = load_scan_model(), files
+        return self._model
 
     def _scan(self, job: Job, model, db: sqlite3.Connection) -> None:
         from edge_app.outputs.clinic_outputs import ClinicOutputs
@@ -185,6 +212,25 @@ def _history_path() -> Path:
     from edge_app.storage.paths import history_path
 
     return history_path()
+
+
+def _model_files() -> tuple:
+    """What decides the scanning model and its threshold, as (path, size, modification time) of each file."""
+    from edge_app.inference.model_store import ModelError, default_model_path
+    from edge_app.site.site_profile import active_profile_path
+
+    try:
+        model_path = default_model_path()
+    except ModelError:
+        return ()  # a damaged pointer: loading says why, every time until it is repaired
+    found = []
+    for path in (model_path, active_profile_path()):
+        try:
+            stat = path.stat()
+            found.append((str(path), stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            found.append((str(path), None, None))
+    return tuple(found)
 
 
 def load_scan_model():

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template
 
 from edge_app.app import i18n, security
 from edge_app.app.screenings import Screenings
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> Flask:
     app.extensions["login_limiter"] = security.LoginLimiter()
     clear_uploads(settings.data_folder)
     app.jinja_env.autoescape = True
+    app.before_request(_note_arrival)
     i18n.install(app)
     security.install(app)
     for module in (views_users, views_scan, views_site, views_device):
@@ -48,6 +50,11 @@ def create_app(settings: Settings) -> Flask:
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     return app
+
+
+def _note_arrival() -> None:
+    """When the request arrived, before its body is parsed: a screening's server time starts here."""
+    g.received = time.time()
 
 
 def _error_page(error):

@@ -15,8 +15,6 @@ from pathlib import Path
 from flask import Request
 from werkzeug.datastructures import FileStorage
 
-from edge_app.intake.dicom_input import has_dicom_preamble
-
 MAX_FILES = 100
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 """A whole batch; one full-resolution X-ray is a few MB, a DICOM up to ~50 MB."""
@@ -55,6 +53,8 @@ def request_class(data_folder: Path) -> type[Request]:
 
 def _suffix(head: bytes, label: str) -> str | None:
     """The type the content shows, or None when it is not a supported X-ray format."""
+    from edge_app.intake.dicom_input import has_dicom_preamble  # numpy: imported at the first upload, not at start
+
     for signature, suffix in _SIGNATURES:
         if head.startswith(signature):
             return suffix

@@ -10,6 +10,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -86,7 +87,7 @@ def start_screening():
     if len(files) > MAX_FILES:
         return new_screening(gettext("Choose at most %(n)s images at a time.", n=MAX_FILES), 400)
     patient_id = _text_field("patient_id")
-    if not store.claim(token, patient_id, operator):
+    if not store.claim(token, patient_id, operator, g.received):
         return redirect(url_for("scan.screening", token=token), code=303)
     folder = upload_root(current_app.extensions["pneumoscan"].data_folder) / token
     try:

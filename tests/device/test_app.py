@@ -280,3 +280,17 @@ def test_operator_passwords_are_stored_as_scrypt_hashes_only():
     text = operators.operators_path().read_text()
     assert "secret-pin" not in text and '"n": 16384' in text
     assert operators.verify("Amina", "secret-pin") and not operators.verify("Amina", "secret-pim")
+
+
+def test_a_model_changed_between_screenings_is_used_for_the_next_one(client, monkeypatch, tmp_path):
+    from edge_app.files import write_with_sidecar
+    from edge_app.package_data import DEFAULT_MODEL
+
+    model = tmp_path / "model.tflite"
+    write_with_sidecar(model, DEFAULT_MODEL.read_bytes())
+    monkeypatch.setenv("PNEUMOSCAN_MODEL", str(model))
+    finished_page(client, post_scan(client, [xray_upload()]).headers["Location"])
+    write_with_sidecar(model, (Path(__file__).parents[1] / "fixtures" / "models" / "tiny_int8.tflite").read_bytes())
+    finished_page(client, post_scan(client, [xray_upload()]).headers["Location"])
+    first, second = stored_rows()
+    assert first["model_sha256"] != second["model_sha256"]

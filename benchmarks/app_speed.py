@@ -1,0 +1,203 @@
+"""The app's targets, measured on the real `edge-scan app` process through HTTP, as a browser uses it.
+
+(a) app start to first page: launching `edge-scan app` to the screening form served, median: target <= 1 s;
+(b) server time for one full-resolution JPEG without heatmap (POST of the form to the result saved and ready),
+    median, against the CLI's per-image time (`edge-scan scan --jobs 1` over copies of the same image, time
+    between its first and last result lines per image): target <= 1.5x;
+(c) peak resident memory of the server (VmHWM) while it serves a 50-image upload with heatmaps (the form's
+    default): target <= 150 MB;
+(d) first page weight: the screening form's HTML, stylesheet and icon: target <= 200 KB.
+
+Every run uses a temporary PNEUMOSCAN_HOME. Run: python -m benchmarks.app_speed --images DIR [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import click
+
+from benchmarks.child import run_child
+from benchmarks.scan_speed import batch_folder, edge_scan_command, image_near_width
+from edge_app.storage.paths import HOME_ENV
+
+TARGETS = {"start_to_first_page_s": 1.0, "server_vs_cli_per_image": 1.5, "upload_50_peak_rss_mb": 150.0}
+PAGE_WEIGHT_TARGET_KB = 200.0
+UPLOAD_IMAGES = 50
+
+
+class AppProcess:
+    """`edge-scan app --port 0` in its own data folder; a browser-like client with cookies."""
+
+    def __init__(self, home: Path) -> None:
+        self.started = time.perf_counter()
+        env = os.environ | {HOME_ENV: str(home)}
+        self.process = subprocess.Popen(
+            [*edge_scan_command(), "app", "--port", "0"], stderr=subprocess.PIPE, text=True, env=env
+        )
+        self.base = re.search(r"http://\S+/", self.process.stderr.readline()).group()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str) -> bytes:
+        with self.opener.open(self.base + path.lstrip("/")) as response:
+            return response.read()
+
+    def post_images(self, images: list[Path], heatmaps: bool) -> str:
+        """Send the screening form; returns the result page's path."""
+        form = self.get("/scan/new").decode()
+        fields = {
+            name: re.search(rf'name="{name}" value="([^"]+)"', form).group(1) for name in ("csrf_token", "form_token")
+        }
+        fields |= {"operator": "bench", "patient_id": "BENCH"} | ({"heatmaps": "on"} if heatmaps else {})
+        body, content_type = _multipart(fields, images)
+        request = urllib.request.Request(self.base + "scan", data=body, headers={"Content-Type": content_type})
+        with self.opener.open(request) as response:
+            return response.geturl()
+
+    def wait_until_done(self, url: str, poll: float = 0.005) -> None:
+        while b'http-equiv="refresh"' in self.opener.open(url).read():
+            time.sleep(poll)
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _multipart(fields: dict[str, str], images: list[Path]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    for image in images:
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="images"; filename="{image.name}"\r\n'
+        parts.append(f"{head}Content-Type: image/jpeg\r\n\r\n".encode() + image.read_bytes() + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def start_to_first_page(runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="edge-bench-app-") as home:
+            app = AppProcess(Path(home))
+            app.get("/")
+            times.append(time.perf_counter() - app.started)
+            app.stop()
+    return times
+
+
+def first_page_weight_kb(app: AppProcess) -> dict:
+    html = app.get("/")
+    assets = re.findall(rb'(?:href|src)="(/static/[^"]+)"', html)
+    sizes = {"html": len(html)} | {path.decode(): len(app.get(path.decode())) for path in assets}
+    return {"files": sizes, "total_kb": sum(sizes.values()) / 1024.0}
+
+
+def server_seconds(app: AppProcess, home: Path, image: Path, runs: int) -> list[float]:
+    """The server's own time per one-image screening: from the form's arrival (before its upload is parsed)
+    to the result saved and the screening marked done, as the screening's state file records them."""
+    app.wait_until_done(app.post_images([image], heatmaps=False))  # the first loads the model
+    times = []
+    for _ in range(runs):
+        url = app.post_images([image], heatmaps=False)
+        app.wait_until_done(url, poll=0.05)
+        state = json.loads((home / "app" / "screenings" / f"{url.rsplit('/', 1)[1]}.json").read_text())
+        times.append(state["finished"] - state["received"])
+    return times
+
+
+def cli_per_image_seconds(image: Path, copies: int, tmp: Path) -> float:
+    batch = batch_folder([image], tmp / "cli-batch", copies)
+    env = os.environ | {HOME_ENV: str(tmp / "cli-home")}
+    run = run_child(
+        [*edge_scan_command(), "scan", *map(str, batch), "--no-history", "--jobs", "1", "--format", "json"], env
+    )
+    return (run.last_line_seconds - run.first_line_seconds) / (copies - 1)
+
+
+def app_targets(images: list[Path], runs: int = 7, log=print) -> dict:
+    single = image_near_width(images)
+    with tempfile.TemporaryDirectory(prefix="edge-bench-app-") as tmp:
+        tmp = Path(tmp)
+        log("app start to first page")
+        starts = start_to_first_page(runs)
+        app = AppProcess(tmp / "home")
+        try:
+            weight = first_page_weight_kb(app)
+            log("server time per image, and the CLI's")
+            server = server_seconds(app, tmp / "home", single, runs)
+            cli = cli_per_image_seconds(single, 21, tmp)
+            log(f"{UPLOAD_IMAGES}-image upload with heatmaps")
+            upload = batch_folder(images, tmp / "upload", UPLOAD_IMAGES)
+            started = time.perf_counter()
+            app.wait_until_done(app.post_images(upload, heatmaps=True), poll=0.5)
+            upload_seconds = time.perf_counter() - started
+            peak = app.peak_rss_mb()
+        finally:
+            app.stop()
+    measured = {
+        "start_to_first_page_s": statistics.median(starts),
+        "server_vs_cli_per_image": statistics.median(server) / cli,
+        "upload_50_peak_rss_mb": peak,
+    }
+    return {
+        "image": str(single),
+        "start_to_first_page_runs_s": starts,
+        "server_seconds_runs": server,
+        "server_seconds_median": statistics.median(server),
+        "cli_per_image_seconds": cli,
+        "upload_50_seconds": upload_seconds,
+        "first_page": weight,
+        "targets": {
+            name: {"target": t, "measured": measured[name], "met": measured[name] <= t} for name, t in TARGETS.items()
+        }
+        | {
+            "first_page_kb": {
+                "target": PAGE_WEIGHT_TARGET_KB,
+                "measured": weight["total_kb"],
+                "met": weight["total_kb"] <= PAGE_WEIGHT_TARGET_KB,
+            }
+        },
+    }
+
+
+@click.command()
+@click.option(
+    "--images",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Full-resolution JPEGs (searched recursively).",
+)
+@click.option("--runs", default=7, show_default=True, type=click.IntRange(1), help="Repeats of the timed measurements.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here as JSON.")
+def main(images: Path, runs: int, out: Path | None) -> None:
+    """Measure edge-scan app: start to first page, server time per image against the CLI, RSS, page weight."""
+    if edge_scan_command() is None or shutil.which("true") is None:
+        raise click.UsageError("edge-scan is not installed (pip install -e .).")
+    found = sorted(p for p in images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
+    if not found:
+        raise click.UsageError(f"No JPEG images in {images}.")
+    result = app_targets(found, runs, log=lambda message: click.echo(message, err=True))
+    text = json.dumps(result, indent=2)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+    click.echo(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
