@@ -141,13 +141,16 @@ def changes() -> None:
 
 @model_group.command()
 def keys() -> None:
-    """List the keys model packages may be signed with."""
+    """List the keys model packages may be signed with, then the keys revoked on this device."""
     from edge_app.package_data import PROJECT_KEY_FILE
+    from edge_app.storage.revoked_keys import revoked_keys
     from edge_app.updates.model_install import trusted_keys, trusted_keys_dir
 
     for identifier in _checked(trusted_keys):
         site_file = trusted_keys_dir() / f"{identifier}.pub"
         click.echo(f"{identifier}  {site_file if site_file.is_file() else f'project key ({PROJECT_KEY_FILE})'}")
+    for identifier, when in _checked(revoked_keys).items():
+        click.echo(f"{identifier}  REVOKED {when}: its packages are refused")
 
 
 def _calibration_note(active_sha256: str) -> None:

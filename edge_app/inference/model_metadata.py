@@ -65,6 +65,26 @@ def model_threshold(metadata: dict | None) -> tuple[float, bool]:
 
 
 def read_metadata(model_content: bytes) -> dict | None:
-    """The PneumoScan JSON metadata of a model, or None when it carries none."""
+    """The PneumoScan JSON metadata of a model, or None when it carries none; ValueError when it is not
+    shaped like PneumoScan metadata, so no reader meets a list where it expects a mapping."""
     data = metadata_entries(model_content).get(METADATA_NAME)
-    return json.loads(data.decode("utf-8")) if data else None
+    if not data:
+        return None
+    try:
+        metadata = json.loads(data.decode("utf-8"))
+    except RecursionError as exc:
+        raise ValueError("the model's PneumoScan metadata is nested too deeply") from exc
+    check_shape(metadata)
+    return metadata
+
+
+def check_shape(metadata: object) -> None:
+    """Raise ValueError unless `metadata` is a JSON object whose `input` is an object and `labels` a list of
+    strings (each only when present); the threshold is checked where it is read (model_threshold)."""
+    if not isinstance(metadata, dict):
+        raise ValueError(f"the model's PneumoScan metadata is a {type(metadata).__name__}, not a JSON object")
+    if not isinstance(metadata.get("input", {}), dict):
+        raise ValueError("the model's metadata 'input' is not a JSON object")
+    labels = metadata.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise ValueError(f"the model's metadata 'labels' {labels!r} is not a list of names")

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_app.files import atomic_write_text
+from edge_app.files import atomic_write_text, read_regular_file
 from edge_app.storage.paths import data_dir
 from edge_app.storage.revoked_keys import RevocationListDamaged, revoked_keys
 
@@ -84,8 +84,8 @@ def active_model_path() -> Path | None:
 def signed_by(model_id: str) -> str | None:
     """The id of the key that signed an installed model, from its install record; None if unknown."""
     try:
-        record = json.loads((models_dir() / model_id / INSTALL_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = json.loads(read_regular_file(models_dir() / model_id / INSTALL_RECORD, 1024 * 1024))
+    except (OSError, ValueError, RecursionError):  # NotARegularFile is a ValueError
         return None
     return str(record["signed_by"]) if isinstance(record, dict) and "signed_by" in record else None
 

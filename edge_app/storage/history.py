@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +123,7 @@ def _is_not_a_history(exc: BaseException) -> bool:
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating and migrating as needed) the history database at `path`."""
     path = Path(path)
+    _refuse_if_not_a_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
@@ -149,6 +151,7 @@ def open_for_reading(path: Path) -> sqlite3.Connection:
     written and there is none, the file is opened as immutable instead, which is
     exact because a history whose last writer closed cleanly has no WAL content.
     """
+    _refuse_if_not_a_file(Path(path))
     uri = Path(path).resolve().as_uri()
     try:
         return _open_uri(f"{uri}?mode=ro")
@@ -161,6 +164,21 @@ def open_for_reading(path: Path) -> sqlite3.Connection:
         if _is_not_a_history(exc):
             raise _not_a_history(path) from exc
         raise HistoryError(f"{path}: cannot read the scan history ({exc}).") from exc
+
+
+def _refuse_if_not_a_file(path: Path) -> None:
+    """A pipe, socket or folder in the history's place: SQLite would wait on a pipe forever."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise HistoryError(f"{path}: cannot open the scan history ({exc}).") from exc
+    if not stat.S_ISREG(mode):
+        raise HistoryError(
+            f"{path}: this is not a file (a folder, pipe, socket or device), so it cannot be the scan history; "
+            "nothing was read. Move it away; the next scan starts a new history."
+        )
 
 
 def _open_uri(uri: str) -> sqlite3.Connection:

@@ -11,12 +11,13 @@ import json
 import re
 from pathlib import Path
 
-from edge_app.files import atomic_write_text
+from edge_app.files import atomic_write_text, read_regular_file
 from edge_app.record import now_utc
 from edge_app.storage.paths import config_dir
 
 REVOKED_FILE = "revoked_keys.json"
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+MAX_LIST_BYTES = 1024 * 1024
 
 
 class RevocationListDamaged(ValueError):
@@ -30,11 +31,11 @@ def revoked_path() -> Path:
 def revoked_keys() -> dict[str, str]:
     """Key id -> when it was revoked."""
     path = revoked_path()
-    if not path.is_file():
+    if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
+        data = json.loads(read_regular_file(path, MAX_LIST_BYTES, what="a list of revoked keys").decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # NotARegularFile is a ValueError
         raise RevocationListDamaged(
             f"{path}: the list of revoked signing keys is damaged ({exc}); no update is installed until it is "
             "repaired. Revoke the keys again after moving the file away."

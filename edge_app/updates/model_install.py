@@ -104,9 +104,9 @@ def untrust_key(identifier: str) -> None:
 def check_package_contract(package: ModelPackage, model: ScanModel) -> None:
     """Refuse a model whose metadata does not describe exactly what this device runs."""
     metadata = package.metadata
+    if read_metadata(package.model) != metadata:  # the same as the one load_model checked, or refused here
+        raise PackageRefused("incompatible", "The model's metadata.json differs from the metadata inside the model.")
     problems = []
-    if read_metadata(package.model) != metadata:
-        problems.append("metadata.json differs from the metadata inside the model")
     if tuple(metadata.get("labels", ())) != contract.LABELS:
         problems.append(f"labels {metadata.get('labels')} are not {list(contract.LABELS)}")
     size = metadata.get("input", {}).get("size")

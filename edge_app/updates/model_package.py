@@ -115,7 +115,7 @@ def _read_members(path: Path) -> dict[str, bytes]:
             infos = archive.infolist()
             _check_sizes(path, infos)
             return {info.filename: _read_member(path, archive, info) for info in infos}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, RuntimeError) as exc:
         raise PackageRefused("damaged", f"{path}: the package is damaged or not a model package ({exc}).") from exc
 
 
@@ -140,6 +140,11 @@ def _check_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
     if len(names) != len(set(names)) or not set(names) <= set(MAX_MEMBER_BYTES):
         raise PackageRefused("tampered", f"{path}: the package holds files a model package never has ({names}).")
     for info in infos:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 0x1:
+            # Python's bzip2 and LZMA readers unpack a whole chunk at once, however large it grows
+            raise PackageRefused(
+                "tampered", f"{path}: {info.filename} is encrypted or compressed in a way model packages never are."
+            )
         if info.file_size > MAX_MEMBER_BYTES[info.filename]:
             raise PackageRefused(
                 "tampered", f"{path}: {info.filename} would unpack to {info.file_size} bytes, implausibly large."

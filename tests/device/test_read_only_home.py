@@ -26,6 +26,9 @@ from edge_app.storage import history
 from edge_app.storage.paths import HOME_ENV
 from tests.device.test_calibrate import make_site
 from tests.device.test_scan import GOOD_IMAGES
+from tests.device.test_update_signing import no_hang as _no_hang
+
+no_hang = _no_hang  # a read that never returns fails the test instead of stopping the suite
 
 
 def run(*args) -> object:
@@ -179,3 +182,14 @@ def test_commands_that_must_write_end_with_a_reason(command, home):
     with read_only(home):
         result = run(*command)
     assert result.exit_code in (1, 2) and isinstance(result.exception, SystemExit), result.output
+
+
+@pytest.mark.parametrize(
+    "command", [("history",), ("stats",), ("scan", GOOD_IMAGES[0])], ids=["history", "stats", "scan"]
+)
+def test_a_pipe_in_the_place_of_the_history_is_named_without_hanging(command, tmp_path, monkeypatch, no_hang):
+    monkeypatch.setenv(HOME_ENV, str(tmp_path))
+    os.mkfifo(tmp_path / "history.sqlite3")
+    result = run(*command)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "not a file" in result.output

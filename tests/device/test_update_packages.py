@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from edge_app.cli.main import main as edge_scan
+from edge_app.inference.model_metadata import read_metadata
 from edge_app.updates import model_package
 from edge_app.updates.model_install import install_package
 from edge_app.updates.model_package import PackageRefused
@@ -35,14 +36,40 @@ def _zeros_zip(out: Path, members: dict[str, int]) -> Path:
     return out
 
 
-def _repack(good: Path, out: Path, **replace: bytes) -> Path:
-    """A deflated copy of package `good` with members replaced (member names with dots written as _)."""
+def _repack(good: Path, out: Path, replace: dict[str, bytes] | None = None) -> Path:
+    """A deflated copy of package `good` with members replaced."""
     with zipfile.ZipFile(good) as source:
         members = {name: source.read(name) for name in source.namelist()}
-    members |= {name.replace("_", "."): data for name, data in replace.items()}
+    members |= replace or {}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
+    return out
+
+
+def _recompressed(good: Path, out: Path, method: int, replace: dict[str, bytes] | None = None) -> Path:
+    """A copy of `good` with every member compressed with `method` (bzip2, LZMA ...)."""
+    with zipfile.ZipFile(good) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    members |= replace or {}
+    with zipfile.ZipFile(out, "w", compression=method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out
+
+
+def _lying_bzip2(good: Path, out: Path) -> Path:
+    """A bzip2 card of 200 MB of zeros whose directory entry claims 100 bytes: Python's bzip2 reader would unpack
+    the whole stream at the first read."""
+    _recompressed(good, out, zipfile.ZIP_BZIP2, {"MODEL_CARD.md": bytes(200 * MB)})
+    return _claim_size(out, b"MODEL_CARD.md", 100)
+
+
+def _encrypted_flag(good: Path, out: Path) -> Path:
+    data = bytearray(_repack(good, out).read_bytes())
+    entry = data.index(b"PK\x01\x02")
+    data[entry + 8] |= 0x01  # general purpose flag bit 0: encrypted
+    out.write_bytes(bytes(data))
     return out
 
 
@@ -64,19 +91,23 @@ def _duplicate_names(good: Path, out: Path) -> Path:
     return out
 
 
-def _lying_size(good: Path, out: Path) -> Path:
-    """The card member unpacks to 40 MB, while its directory entry claims 100 bytes."""
-    _repack(good, out, MODEL_CARD_md=bytes(40 * MB))
+def _claim_size(out: Path, name: bytes, size: int) -> Path:
+    """Make the directory entry of member `name` in the ZIP `out` claim `size` unpacked bytes."""
     data = bytearray(out.read_bytes())
     entry = data.index(b"PK\x01\x02")  # the first directory entry
     while True:
         name_length, extra_length, comment_length = struct.unpack_from("<3H", data, entry + 28)
-        if data[entry + 46 : entry + 46 + name_length] == b"MODEL_CARD.md":
-            struct.pack_into("<L", data, entry + 24, 100)
+        if data[entry + 46 : entry + 46 + name_length] == name:
+            struct.pack_into("<L", data, entry + 24, size)
             break
         entry += 46 + name_length + extra_length + comment_length
     out.write_bytes(bytes(data))
     return out
+
+
+def _lying_size(good: Path, out: Path) -> Path:
+    """The card member unpacks to 40 MB, while its directory entry claims 100 bytes."""
+    return _claim_size(_repack(good, out, {"MODEL_CARD.md": bytes(40 * MB)}), b"MODEL_CARD.md", 100)
 
 
 def _large_directory(good: Path, out: Path) -> Path:
@@ -103,18 +134,25 @@ BOMBS = {
         "tampered",
         lambda good, out: _zeros_zip(out, {f"layer{i}.bin": 60 * MB for i in range(4)}),
     ),
-    "zeros: model.tflite of 300 MB": ("tampered", lambda good, out: _repack(good, out, model_tflite=bytes(300 * MB))),
-    "zeros: manifest of 20 MB": ("tampered", lambda good, out: _repack(good, out, manifest_json=bytes(20 * MB))),
-    "zeros: metadata of 20 MB": ("tampered", lambda good, out: _repack(good, out, metadata_json=bytes(20 * MB))),
+    "zeros: model.tflite of 300 MB": (
+        "tampered",
+        lambda good, out: _repack(good, out, {"model.tflite": bytes(300 * MB)}),
+    ),
+    "zeros: manifest of 20 MB": ("tampered", lambda good, out: _repack(good, out, {"manifest.json": bytes(20 * MB)})),
+    "zeros: metadata of 20 MB": ("tampered", lambda good, out: _repack(good, out, {"metadata.json": bytes(20 * MB)})),
     "5000 members": ("tampered", _many_members),
     "the same name three times, 40 MB each": ("tampered", _duplicate_names),
-    "a member larger than its header says": ("tampered", _lying_size),
+    "a member larger than its header says": ("damaged", _lying_size),
     "a directory of 300 KB": ("tampered", _large_directory),
+    "bzip2 members": ("tampered", lambda good, out: _recompressed(good, out, zipfile.ZIP_BZIP2)),
+    "LZMA members": ("tampered", lambda good, out: _recompressed(good, out, zipfile.ZIP_LZMA)),
+    "a bzip2 member larger than its header says": ("tampered", _lying_bzip2),
+    "a member marked encrypted": ("tampered", _encrypted_flag),
     "a 200 MB package file": ("unreadable", _oversized_file),
     "a package inside the package": (
         "tampered",
         lambda good, out: _repack(
-            good, out, model_tflite=_zeros_zip(out.with_suffix(".inner"), {"x": 60 * MB}).read_bytes()
+            good, out, {"model.tflite": _zeros_zip(out.with_suffix(".inner"), {"x": 60 * MB}).read_bytes()}
         ),
     ),
 }
@@ -221,4 +259,33 @@ def test_a_threshold_that_is_not_a_number_between_0_and_1_is_refused(threshold, 
     refused = run(edge_scan, "model", "install", package(model, keys, tmp_path / "m.pnsm"))
     assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
     assert "(incompatible)" in refused.output and "threshold" in refused.output
+    assert device_state(device) == before
+
+
+def _shipped_metadata(**changes) -> dict:
+    return {**read_metadata(packages.SHIPPED.read_bytes()), **changes}
+
+
+METADATA_SHAPES = {
+    "metadata is a list": lambda: [_shipped_metadata()],
+    "input is a list": lambda: _shipped_metadata(input=[128]),
+    "labels is a number": lambda: _shipped_metadata(labels=2),
+    "labels is a string": lambda: _shipped_metadata(labels="NORMAL,PNEUMONIA"),
+    "labels is null": lambda: _shipped_metadata(labels=None),
+    "labels holds numbers": lambda: _shipped_metadata(labels=[0, 1]),
+}
+
+
+@pytest.mark.parametrize("case", list(METADATA_SHAPES))
+def test_signed_metadata_of_the_wrong_shape_is_refused(case, device, keys, tmp_path):
+    metadata = METADATA_SHAPES[case]()
+    files = {  # made by hand: edge-export refuses to package such a model
+        model_package.MODEL_FILE: packages.embed_metadata(packages.SHIPPED.read_bytes(), metadata),
+        model_package.METADATA_FILE: json.dumps(metadata).encode(),
+        model_package.CARD_FILE: b"# card\n",
+    }
+    before = device_state(device)
+    refused = run(edge_scan, "model", "install", _signed(files, keys, tmp_path / "p.pnsm"))
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
+    assert "(incompatible)" in refused.output
     assert device_state(device) == before

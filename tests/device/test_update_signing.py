@@ -362,7 +362,8 @@ def test_the_project_key_can_be_revoked_but_not_untrusted(device):
     project = run(edge_scan, "model", "keys").output.split()[0]
     assert run(edge_scan, "model", "untrust", project).exit_code == 1
     assert run(edge_scan, "model", "revoke", project).exit_code == 0
-    assert project not in run(edge_scan, "model", "keys").output
+    listed = run(edge_scan, "model", "keys").output
+    assert f"{project}  REVOKED" in listed and f"{project}  project key" not in listed
 
 
 @pytest.mark.parametrize("identifier", ["../../etc/passwd", "ABCDEF0123456789", "short", ""])
@@ -373,5 +374,11 @@ def test_revoking_something_that_is_not_a_key_id_is_refused(identifier, device):
 
 def test_a_damaged_revocation_list_stops_installs(device, keys, tmp_path):
     (device / "revoked_keys.json").write_text("{not json")
+    refused = _install(_built(tmp_path, keys, "v2", None))
+    assert refused.exit_code == 1 and "revoked signing keys is damaged" in refused.output
+
+
+def test_a_revocation_list_that_is_a_pipe_is_refused_without_hanging(device, keys, tmp_path, no_hang):
+    os.mkfifo(device / "revoked_keys.json")
     refused = _install(_built(tmp_path, keys, "v2", None))
     assert refused.exit_code == 1 and "revoked signing keys is damaged" in refused.output
