@@ -11,7 +11,8 @@ from datetime import datetime
 
 from flask import Flask, g, request
 
-from edge_app.language import LANGUAGES, best_language, format_datetime, format_number, translator
+from edge_app.language import LANGUAGES, best_language, format_datetime, format_number, format_percent, translator
+from edge_app.reasons import explain
 
 LANGUAGE_COOKIE = "pneumoscan_language"
 
@@ -48,6 +49,15 @@ def number(value: float, decimals: int = 0) -> str:
     return format_number(value, current_language(), decimals)
 
 
+def percent(fraction: float) -> str:
+    return format_percent(fraction, current_language())
+
+
+def reason_words(reason: str) -> str:
+    """A reason code as the health worker reads it, with the code after it for the technician."""
+    return f"{explain(reason, gettext)} ({reason})"
+
+
 def install(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.policies["ext.i18n.trimmed"] = True
@@ -57,4 +67,4 @@ def install(app: Flask) -> None:
         newstyle=True,
     )
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language)
-    app.jinja_env.filters.update(local_time=local_time, number=number)
+    app.jinja_env.filters.update(local_time=local_time, number=number, percent=percent, reason_words=reason_words)

@@ -20,7 +20,7 @@ def _model_facts() -> tuple[dict | None, str | None]:
     model, _warning, problem = current_model()
     if model is None:
         return None, problem
-    facts = {"version": model.version, "sha256": model.sha256, "integrity": model.integrity}
+    facts = {"version": model.version, "sha256": model.sha256, "integrity": model.describe_integrity(gettext)}
     return facts | {"runtime": model.runtime, "path": model.path.name}, None
 
 
@@ -28,9 +28,14 @@ def _models() -> list[tuple[str, str, dict]]:
     from edge_app.updates.model_install import list_models
 
     try:
-        return list_models()
+        models = list_models()
     except (OSError, ValueError):
         return []
+    # the built-in model's id and the versions the device writes itself are marked for the catalogues
+    return [
+        (gettext(model_id), role, record | {"model_version": gettext(str(record.get("model_version")))})
+        for model_id, role, record in models
+    ]
 
 
 def _free_disk() -> dict:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_app.files import atomic_write_text, read_regular_file
+from edge_app.language import N_
 from edge_app.storage.paths import data_dir
 from edge_app.storage.revoked_keys import RevocationListDamaged, revoked_keys
 
-BUILT_IN = "built-in"
+BUILT_IN = N_("built-in")
 MODELS_FOLDER = "models"
 ACTIVE_FILE = "active.json"
 MODEL_FILE_NAME = "pneumoscan.tflite"

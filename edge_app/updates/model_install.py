@@ -26,6 +26,7 @@ from edge_app import contract
 from edge_app.files import atomic_write_bytes, replace_folder, sha256_hex
 from edge_app.inference.model_metadata import read_metadata
 from edge_app.inference.model_store import ModelError, ScanModel, load_model, sidecar_path
+from edge_app.language import N_
 from edge_app.package_data import DEFAULT_MODEL, PROJECT_KEY_FILE
 from edge_app.record import now_utc
 from edge_app.storage.active_model import (
@@ -197,11 +198,11 @@ def model_metadata(model_id: str) -> dict | None:
 
 def installed_record(model_id: str) -> dict:
     if model_id == BUILT_IN:
-        return {"model_version": "shipped with this PneumoScan", "package": str(DEFAULT_MODEL)}
+        return {"model_version": N_("shipped with this PneumoScan"), "package": str(DEFAULT_MODEL)}
     try:
         return json.loads((models_dir() / model_id / INSTALL_RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {"model_version": "unknown (install record missing)"}
+        return {"model_version": N_("unknown (install record missing)")}
 
 
 def model_sha256(model_id: str) -> str:
