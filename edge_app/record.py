@@ -42,6 +42,9 @@ class ScanResult:
     what the chest X-ray gate did to right the image (e.g. "rotate_180+invert"); None if nothing."""
     threshold_source: str | None = None
     """Where `threshold` came from: model, site (edge-scan calibrate) or command_line (--threshold)."""
+    runtime_verified: bool | None = None
+    """False when this device's runtime did not reproduce the model's recorded reference outputs (another kernel
+    path than XNNPACK, another runtime): a score near the threshold may differ from the validated model's."""
 
     @classmethod
     def from_dict(cls, record: dict) -> ScanResult:

@@ -17,7 +17,10 @@ import numpy as np
 from edge_app.contract import LABELS, METADATA_NAME, POSITIVE_LABEL, PREPROCESSING_NAME, PREPROCESSING_VERSION
 from edge_app.inference.model_metadata import TFLITE_FILE_IDENTIFIER, schema
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added `validation_scores` (every validation score of each class, so a device can recompute the stated
+sensitivity and specificity at the threshold before it installs the model) and `reference_outputs` (the raw
+outputs of fixed inputs under XNNPACK at build time, which every device must reproduce exactly)."""
 INTENDED_USE = (
     "Screening aid (decision support) for anterior-posterior chest X-rays of children aged 1 to 5: "
     "it flags images for prompt review by a clinician. It is not a diagnosis and must not be used "
@@ -89,6 +92,8 @@ def build_metadata(
     metrics: dict,
     source_keras_sha256: str,
     data_splits: dict,
+    validation_scores: dict,
+    reference_outputs: dict,
     extra: dict | None = None,
 ) -> dict:
     """The JSON stored in every .tflite; its keys are described in docs/training.md (edge-quantize)."""
@@ -120,6 +125,8 @@ def build_metadata(
         "metrics": metrics,
         "training_data": TRAINING_DATA,
         "data_splits": data_splits,
+        "validation_scores": validation_scores,
+        "reference_outputs": reference_outputs,
         "source_keras_sha256": source_keras_sha256,
         "intended_use": INTENDED_USE,
         **(extra or {}),

@@ -42,6 +42,34 @@ QUANTIZE_OPTIONS = (
 )  # fmt: skip
 
 
+SPLIT_ORDER = ("train", "val", "test", "external")
+
+
+def _in_split_order(by_split: dict) -> list[tuple[str, dict]]:
+    """Splits in the order a reader expects, whatever order the (sorted) embedded JSON gave them."""
+    return sorted(by_split.items(), key=lambda item: SPLIT_ORDER.index(item[0]) if item[0] in SPLIT_ORDER else 99)
+
+
+def _checks_lines(metadata: dict) -> list[str]:
+    """What a device checks with the metadata before it trusts the model's numbers."""
+    scores, reference = metadata.get("validation_scores"), metadata.get("reference_outputs")
+    if not scores or not reference:
+        return []
+    counts = ", ".join(f"{len(values)} {name}" for name, values in scores["scores"].items())
+    return [
+        "## What every device checks",
+        "",
+        f"- The metadata records every validation score ({counts}). `edge-scan model install` recomputes the "
+        "validation sensitivity and specificity at the threshold from them and refuses a package whose figures "
+        "do not recompute, or whose sensitivity falls below the target.",
+        f"- It records the raw outputs of {len(reference['inputs'])} fixed inputs ({reference['recipe']}, some "
+        f"scoring near the threshold) as computed at build time on {reference['computed_with']}. Every device "
+        "reproduces them exactly when it opens the model (`edge-scan selftest` fails otherwise, and every scan "
+        "records runtime_verified: false).",
+        "",
+    ]
+
+
 def _command(name: str, options: dict | None, keys: tuple[str, ...]) -> str:
     """A command line that reruns a step with the options it was run with."""
     words = [name]
@@ -81,7 +109,7 @@ def _metrics_rows(metrics: dict) -> list[str]:
         "| split | images (pneumonia) | AUC | sensitivity | specificity |",
         "|---|---|---|---|---|",
     ]
-    for split, summary in metrics.items():
+    for split, summary in _in_split_order(metrics):
         rows.append(
             f"| {split} | {summary['n']} ({summary['n_positive']}) | {_ci(summary, 'auc')} | "
             f"{_ci(summary, 'sensitivity')} | {_ci(summary, 'specificity')} |"
@@ -148,7 +176,7 @@ def render_model_card(metadata: dict, variants: dict | None = None) -> str:
         "|---|---|---|---|",
         *(
             f"| {split} | {counts.get('NORMAL', '')} | {counts.get('PNEUMONIA', '')} | {counts.get('patients', '')} |"
-            for split, counts in metadata.get("data_splits", {}).items()
+            for split, counts in _in_split_order(metadata.get("data_splits", {}))
         ),
         "",
         "## Metrics",
@@ -160,6 +188,7 @@ def render_model_card(metadata: dict, variants: dict | None = None) -> str:
         *_metrics_rows(metadata["metrics"]),
         "",
         *_external_note(metadata["metrics"]),
+        *_checks_lines(metadata),
     ]
     if variants:
         lines += _variant_rows(variants)

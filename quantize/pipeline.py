@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.files import atomic_write_text, save_model_atomically, sha256_hex, write_with_sidecar
+from edge_app.inference.reference_outputs import record_reference_outputs
 from edge_app.inference.runtime import TFLiteClassifier
 from edge_app.site import dataset
+from edge_app.updates.threshold_figures import score_distribution
 from lab import external
 from lab import tflite_convert as convert
-from lab.config import config_dict
+from lab.config import config_dict, recorded_path
 from lab.splits import SPLITS_FILE
 from lab.tflite_metadata import build_metadata, embed_metadata
 from quantize import evaluate, pruning, sizes, source
@@ -112,14 +114,18 @@ def quantize(config: QuantizeConfig, log: Callable[[str], None] = lambda m: prin
     report = {
         "config": config_dict(config),
         "source": {
-            "model": str(inputs.src.path.resolve()),
+            "model": recorded_path(inputs.src.path),
             "sha256": inputs.src.sha256,
             "input_size": inputs.src.input_size,
             "parameters": int(inputs.src.model.count_params()),
         },
         "model_version": inputs.version,
         "target_sensitivity": inputs.target_sensitivity,
-        "data": {"root": str(inputs.root), "splits_file": str(inputs.splits_path), "splits": _counts(inputs)},
+        "data": {
+            "root": recorded_path(inputs.root),
+            "splits_file": recorded_path(inputs.splits_path),
+            "splits": _counts(inputs),
+        },
         "keras": keras_eval,
         "pruning": pruning_report,
         "pruned_quantization": quantization_report,
@@ -186,7 +192,7 @@ def write_variants(
             source_keras_sha256=inputs.src.sha256,
             data_splits=_counts(inputs),
             extra=extra,
-            **_measured(data.tflite(contents[variant]), contents[variant], external_images, config),
+            **_measured(data, contents[variant], external_images, config),
         )
         variants[variant] = _write_variant(config.out, variant, contents[variant], metadata[variant], data.x["val"])
         log(
@@ -220,15 +226,15 @@ def _provenance(train_report: dict, config: QuantizeConfig, target: float) -> di
     from lab.keras_env import library_versions
 
     quantize_options = {
-        "model": str(config.model),
-        "data": str(config.data) if config.data else None,
+        "model": recorded_path(config.model),
+        "data": recorded_path(config.data) if config.data else None,
         "sparsity": config.sparsity,
         "epochs": config.epochs,
         "qat_epochs": config.qat_epochs,
         "calibration_images": config.calibration_images,
         "target_sensitivity": target,
         "seed": config.seed,
-        "external": str(config.external) if config.external else None,
+        "external": recorded_path(config.external) if config.external else None,
     }
     return {
         "edge_train": {
@@ -243,8 +249,13 @@ def _provenance(train_report: dict, config: QuantizeConfig, target: float) -> di
     }
 
 
-def _measured(results: dict, content: bytes, external_images: tuple | None, config: QuantizeConfig) -> dict:
-    """The metadata fields a measurement provides; the external folder at the threshold validation chose."""
+def _measured(
+    data: evaluate.EvaluationData, content: bytes, external_images: tuple | None, config: QuantizeConfig
+) -> dict:
+    """The metadata fields a measurement provides: the threshold validation chose, the figures at it, the
+    validation scores they recompute from, the reference outputs of fixed inputs on this machine's LiteRT
+    (XNNPACK), and the external folder at that threshold."""
+    results = data.tflite(content)
     metrics = {"val": results["val"], "test": results["test"]}
     if external_images is not None:
         x, y, skipped = external_images
@@ -252,7 +263,13 @@ def _measured(results: dict, content: bytes, external_images: tuple | None, conf
         metrics["external"] = external.external_summary(
             config.external, y, scores, results["threshold"], skipped, seed=config.seed
         )
-    return {"threshold": results["threshold"], "metrics": metrics}
+    val_scores = evaluate.tflite_scores(content, data.x["val"])
+    return {
+        "threshold": results["threshold"],
+        "metrics": metrics,
+        "validation_scores": score_distribution(data.y["val"].astype(int).tolist(), val_scores.tolist()),
+        "reference_outputs": record_reference_outputs(TFLiteClassifier(content), results["threshold"]),
+    }
 
 
 def _prune_and_quantize(model, x_train, y_train, calibration, data: evaluate.EvaluationData, config, log):

@@ -104,7 +104,7 @@ def bundled_file(name: str) -> Path:
 
 
 def clinic_batch(folder: Path, samples: Path) -> Path:
-    """A clinic's folder: the sample X-rays (three NORMAL, three PNEUMONIA), a file that is not an image
+    """A clinic's folder: the sample X-rays (five NORMAL, five PNEUMONIA), a file that is not an image
     (notes.jpeg, rejected as not_an_image) and pydicom's CT (ct.dcm, rejected as wrong_modality)."""
     folder.mkdir(parents=True, exist_ok=True)
     for jpeg in sorted(samples.glob("*.jpeg")):

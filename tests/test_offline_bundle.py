@@ -102,7 +102,7 @@ def test_bundle_for_this_machine_installs_offline_passes_selftest_and_scans(host
         text=True,
     )
     results = [json.loads(line) for line in scanned.stdout.splitlines()]
-    assert scanned.returncode == 0 and len(results) == 6 and {r["status"] for r in results} == {"ok"}
+    assert scanned.returncode == 0 and len(results) == 10 and {r["status"] for r in results} == {"ok"}
     dicoms = dicom_fixtures(tmp_path / "dicom")
     scanned = subprocess.run(
         [*blocker, str(target / "bin" / "edge-scan"), "scan", *map(str, dicoms), "--no-history", "--format", "json"],

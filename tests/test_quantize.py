@@ -13,8 +13,11 @@ import pytest
 
 from edge_app.contract import LABELS, METADATA_NAME
 from edge_app.inference.model_metadata import read_metadata, schema
+from edge_app.inference.reference_outputs import check_reference_outputs
 from edge_app.inference.runtime import TFLiteClassifier
 from edge_app.site import metrics
+from edge_app.updates.threshold_figures import threshold_problems
+from lab.config import REPOSITORY
 from lab.loading import load_examples
 from quantize.pipeline import VARIANTS
 
@@ -84,7 +87,7 @@ print(json.dumps(out))
     assert set(found) == set(VARIANTS)
     for variant, metadata in found.items():
         assert REQUIRED_KEYS <= set(metadata)
-        assert metadata["schema_version"] == 1 and metadata["variant"] == variant
+        assert metadata["schema_version"] == 2 and metadata["variant"] == variant
         assert metadata["labels"] == list(LABELS) and metadata["positive_label"] == "PNEUMONIA"
         assert metadata["source_keras_sha256"] == keras_sha
         assert {"val", "test"} <= set(metadata["metrics"])
@@ -190,6 +193,26 @@ def test_model_card_states_use_data_metrics_and_limitations(tiny_quantize_run):
     metadata = read_metadata((tiny_quantize_run / "pruned_int8.tflite").read_bytes())
     assert f"{metadata['threshold']:.4f}" in card
     assert "| train |" in card and "| val |" in card and "| test |" in card
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_records_figures_that_recompute_and_outputs_this_machine_reproduces(tiny_quantize_run, variant):
+    classifier = TFLiteClassifier(tiny_quantize_run / f"{variant}.tflite")
+    metadata = classifier.metadata
+    assert threshold_problems(metadata) == []
+    counts = {name: len(scores) for name, scores in metadata["validation_scores"]["scores"].items()}
+    assert sum(counts.values()) == metadata["metrics"]["val"]["n"] and counts["PNEUMONIA"] > 0
+    assert check_reference_outputs(classifier, metadata).verified is True
+    assert "XNNPACK delegate" in metadata["reference_outputs"]["computed_with"]
+
+
+def test_reports_and_metadata_record_paths_relative_to_the_repository(tiny_quantize_run):
+    recorded = (tiny_quantize_run / "quantize_report.json").read_text()
+    recorded += json.dumps(read_metadata((tiny_quantize_run / "pruned_int8.tflite").read_bytes()))
+    recorded += (tiny_quantize_run / "model_card.md").read_text()
+    assert str(REPOSITORY) not in recorded and '"/' not in recorded
+    options = read_metadata((tiny_quantize_run / "pruned_int8.tflite").read_bytes())["provenance"]["edge_quantize"]
+    assert options["options"]["data"] == "tests/fixtures/chest_xray"
 
 
 def test_pruned_keras_model_loads(tiny_quantize_run):

@@ -104,6 +104,8 @@ def _load_model(
             "Every result is marked model_verified: false.",
             err=True,
         )
+    if model.runtime_verified is False:
+        click.echo(f"Warning: {model.runtime_check.detail}. Every result is marked runtime_verified: false.", err=True)
     choice = resolve_threshold(model, threshold, use_site=site)
     if choice.warning:
         click.echo(f"Warning: {choice.warning}", err=True)

@@ -46,14 +46,16 @@ def install(package: Path, allow_downgrade: bool) -> None:
     no older than the active one (unless --allow-downgrade); otherwise nothing
     changes. Installing the active model's package again changes nothing.
     """
-    from edge_app.updates.model_install import ALREADY_ACTIVE, DOWNGRADE, install_package
+    from edge_app.updates.model_install import ALREADY_ACTIVE, DOWNGRADE, THRESHOLD_REFUSED, install_package
     from edge_app.updates.model_package import PackageRefused
 
     click.echo(f"Checking {package} ...", err=True)
     try:
         installed = _checked(install_package, package, allow_downgrade)
     except PackageRefused as exc:
-        raise Refused(f"Model NOT installed ({exc.reason}): {exc} The active model has not changed.") from exc
+        refused = Refused(f"Model NOT installed ({exc.reason}): {exc} The active model has not changed.")
+        refused.exit_code = 2 if exc.reason == THRESHOLD_REFUSED else Refused.exit_code
+        raise refused from exc
     record = installed.record
     if installed.change == ALREADY_ACTIVE:
         click.echo(f"Signature: valid, key {record.get('signed_by')}")

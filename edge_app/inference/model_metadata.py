@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 
 from edge_app.contract import METADATA_NAME
 
@@ -53,15 +54,25 @@ def is_tflite(content: bytes) -> bool:
     return content[4:8] == TFLITE_FILE_IDENTIFIER
 
 
+def is_number(value: object) -> bool:
+    """A finite int or float (JSON's numbers), not a bool or a string that looks like one."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def threshold_value(metadata: dict) -> float:
+    """The model's threshold; ValueError with a sentence when it is missing, not a number, or outside [0, 1]."""
+    value = metadata.get("threshold")
+    if not is_number(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"its threshold {value!r} is not a number between 0 and 1")
+    return float(value)
+
+
 def model_threshold(metadata: dict | None) -> tuple[float, bool]:
     """(operating threshold, whether the model recorded it): the metadata's threshold, else the fallback.
-    ValueError when the recorded one is not a number between 0 and 1 (a string, a boolean, NaN ...)."""
-    if not metadata or "threshold" not in metadata:
-        return FALLBACK_THRESHOLD, False
-    value = metadata["threshold"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"its threshold {value!r} is not a number between 0 and 1")
-    return float(value), True
+    ValueError when the recorded threshold is not a number between 0 and 1."""
+    if metadata and "threshold" in metadata:
+        return threshold_value(metadata), True
+    return FALLBACK_THRESHOLD, False
 
 
 def read_metadata(model_content: bytes) -> dict | None:

@@ -20,6 +20,7 @@ from edge_app import contract
 from edge_app.files import read_sidecar, sha256_hex, sidecar_path
 from edge_app.inference.gate import Gate, open_gate
 from edge_app.inference.model_metadata import FALLBACK_THRESHOLD, model_threshold
+from edge_app.inference.reference_outputs import RuntimeCheck, check_reference_outputs
 from edge_app.inference.runtime import RuntimeUnavailable, TFLiteClassifier
 from edge_app.package_data import DEFAULT_MODEL, GATE_MODEL
 from edge_app.storage.active_model import ActivePointerDamaged, active_model_path
@@ -49,6 +50,8 @@ class ScanModel:
     """How that threshold was chosen, in words, for `edge-scan info`."""
     gate: Gate | None = None
     """The chest X-ray gate every image passes before this model sees it."""
+    runtime_check: RuntimeCheck | None = None
+    """Whether this device's runtime reproduced the model's recorded reference outputs when it was opened."""
 
     def using(self, choice: ThresholdChoice) -> ScanModel:
         """This model scanning at `choice` (see edge_app.site.threshold_choice.resolve_threshold)."""
@@ -60,6 +63,11 @@ class ScanModel:
     def verified(self) -> bool:
         """Whether the model's bytes matched a recorded SHA-256; stored with every result."""
         return self.checksum_file is not None
+
+    @property
+    def runtime_verified(self) -> bool | None:
+        """Stored with every result: False when this device computes other numbers than the model's build."""
+        return self.runtime_check.verified if self.runtime_check is not None else None
 
     @property
     def integrity(self) -> str:
@@ -197,7 +205,10 @@ def load_model(model_path: Path | None = None, allow_unverified: bool = False) -
         else f"default {FALLBACK_THRESHOLD}: the model carries no metadata"
     )
     labels = tuple(metadata.get("labels", contract.LABELS))
-    return ScanModel(classifier, path, chosen, MODEL, labels, checksum_file, detail, gate=load_gate())
+    runtime_check = check_reference_outputs(classifier, metadata)
+    return ScanModel(
+        classifier, path, chosen, MODEL, labels, checksum_file, detail, gate=load_gate(), runtime_check=runtime_check
+    )
 
 
 def load_gate(path: Path = GATE_MODEL) -> Gate:

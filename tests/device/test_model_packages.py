@@ -233,7 +233,11 @@ def test_a_package_from_an_untrusted_key_is_refused(device, tmp_path):
         ({"input.preprocessing_version": 2}, "incompatible", "preprocessing"),
         ({"labels": ["PNEUMONIA", "NORMAL"]}, "incompatible", "labels"),
         ({"input.size": 224}, "incompatible", "input size"),
-        ({"threshold": 0.99999}, "selftest_failed", "self-test"),
+        (
+            {"reference_outputs.inputs": [{"seed": "pneumoscan-0", "percent": 100, "output": [99]}]},
+            "selftest_failed",
+            "same numbers as the model's build",
+        ),
     ],
 )
 def test_incompatible_or_failing_models_are_refused(changes, reason, words, device, keys, tmp_path):
