@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge_app import contract
 from edge_app.files import atomic_write_bytes, replace_folder, sha256_hex
-from edge_app.inference.model_metadata import read_metadata
+from edge_app.inference.model_metadata import read_metadata, threshold_value
 from edge_app.inference.model_store import ModelError, ScanModel, load_model, sidecar_path
 from edge_app.language import N_
 from edge_app.package_data import DEFAULT_MODEL, PROJECT_KEY_FILE
@@ -124,8 +124,14 @@ def check_package_contract(package: ModelPackage, model: ScanModel) -> None:
 
 
 def check_threshold_figures(package: ModelPackage) -> None:
-    """Refuse a model whose threshold its own validation figures do not support, before anything is staged."""
-    problems = threshold_problems(package.metadata)
+    """Refuse a model whose threshold is not a probability (it does not fit) or is one its own validation
+    figures do not support, before anything is staged."""
+    metadata = package.metadata
+    try:
+        threshold_value(metadata if isinstance(metadata, dict) else {})
+    except ValueError as exc:
+        raise PackageRefused("incompatible", f"The model does not fit this PneumoScan: {exc}.") from exc
+    problems = threshold_problems(metadata)
     if problems:
         raise PackageRefused(
             THRESHOLD_REFUSED,
