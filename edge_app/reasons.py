@@ -24,6 +24,7 @@ NOT_AN_IMAGE = "not_an_image"
 UNSUPPORTED_FORMAT = "unsupported_format"
 CORRUPT_IMAGE = "corrupt_image"
 DECOMPRESSION_BOMB = "decompression_bomb"
+ANIMATED_IMAGE = "animated_image"
 # Rejected by the quality gate (edge_app.intake.quality.check_quality).
 TOO_SMALL = "too_small"
 EXTREME_ASPECT_RATIO = "extreme_aspect_ratio"
@@ -55,7 +56,7 @@ DICOM_INSTALL_HINT = 'pip install "pneumoscan[dicom]"'
 """The command that adds DICOM support to a device install."""
 
 FILE_REASONS = (NOT_FOUND, NOT_A_FILE, FILE_TOO_LARGE)
-DECODING_REASONS = (EMPTY_FILE, NOT_AN_IMAGE, UNSUPPORTED_FORMAT, CORRUPT_IMAGE, DECOMPRESSION_BOMB)
+DECODING_REASONS = (EMPTY_FILE, NOT_AN_IMAGE, UNSUPPORTED_FORMAT, CORRUPT_IMAGE, DECOMPRESSION_BOMB, ANIMATED_IMAGE)
 QUALITY_REASONS = (TOO_SMALL, EXTREME_ASPECT_RATIO, BLANK_IMAGE, SATURATED_IMAGE, COLOUR_PHOTO)
 GATE_REASONS = (NOT_A_CHEST_XRAY, WRONG_ORIENTATION, INVERTED_IMAGE)
 DICOM_REASONS = (
@@ -78,6 +79,7 @@ _EXPLAINED: dict[str, str] = {
     UNSUPPORTED_FORMAT: N_("an image format other than JPEG or PNG"),
     CORRUPT_IMAGE: N_("the image file is damaged or truncated"),
     DECOMPRESSION_BOMB: N_("the image claims far more pixels than any X-ray"),
+    ANIMATED_IMAGE: N_("an animated or multi-picture image: a viewer may show another picture than the one scanned"),
     TOO_SMALL: N_("too few pixels to show a chest X-ray's detail"),
     EXTREME_ASPECT_RATIO: N_("far longer than it is wide (or the reverse): not a whole chest X-ray"),
     BLANK_IMAGE: N_("nearly uniform: no picture to read"),
@@ -107,6 +109,7 @@ _WHAT_TO_DO: dict[str, str] = {
     UNSUPPORTED_FORMAT: N_("Save the X-ray as JPEG or PNG, or use its DICOM file."),
     CORRUPT_IMAGE: N_("Copy the X-ray again from the X-ray machine, then scan the new copy."),
     DECOMPRESSION_BOMB: N_("Choose the original X-ray image from the X-ray machine."),
+    ANIMATED_IMAGE: N_("Save the one X-ray as a still JPEG or PNG, then scan it."),
     TOO_SMALL: N_("Use the full-size X-ray, not a small copy or a cut-out."),
     EXTREME_ASPECT_RATIO: N_("Use an X-ray that shows the whole chest."),
     BLANK_IMAGE: N_("Check that this is the right file, or take the X-ray again."),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -92,14 +93,35 @@ def _open(data: bytes) -> Image.Image:
         ) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise ImageRejected(reasons.NOT_AN_IMAGE, "The file is not an image (JPEG or PNG expected).") from exc
-    if image.format not in SUPPORTED_FORMATS:
+    if image.format not in SUPPORTED_FORMATS | {"MPO"}:
         raise ImageRejected(reasons.UNSUPPORTED_FORMAT, f"{image.format} images are not supported; use JPEG or PNG.")
+    if image.format == "MPO" or getattr(image, "n_frames", 1) > 1 or (image.format == "PNG" and _is_animated_png(data)):
+        raise ImageRejected(
+            reasons.ANIMATED_IMAGE,
+            "This file holds several pictures (an animation or a multi-picture photo); a viewer may show another "
+            "picture than the one scanned. Save the one X-ray as a still JPEG or PNG and scan that.",
+        )
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageRejected(
             reasons.DECOMPRESSION_BOMB, f"The image claims {width}x{height} pixels, far too large to be a real X-ray."
         )
     return image
+
+
+def _is_animated_png(data: bytes) -> bool:
+    """Whether a PNG has an animation control chunk (acTL, before its image data) at all. Browsers then
+    play the animation, whose frames need not include the still image Pillow decodes; Pillow even
+    ignores an acTL it finds invalid, so its frame count alone cannot tell."""
+    position = len(b"\x89PNG\r\n\x1a\n")
+    while position + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, position)
+        if kind == b"acTL":
+            return True
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        position += 12 + length
+    return False
 
 
 def _needs_transpose(image: Image.Image) -> bool:
