@@ -46,7 +46,8 @@ class JsonLinesWriter:
 
 
 class CsvWriter:
-    """A header line, then one row per record (empty cell for null)."""
+    """A header line, then one row per record (empty cell for null), every text cell made safe by `csv_cell`:
+    the history export, `scan --format csv` and the app's download all open in spreadsheets."""
 
     def __init__(self, stream: TextIO, fields: tuple[str, ...]) -> None:
         self.stream, self.fields = stream, fields
@@ -57,11 +58,26 @@ class CsvWriter:
         self.stream.flush()
 
     def write(self, record: dict) -> None:
-        self.writer.writerow(record)
+        self.writer.writerow({field: csv_cell(record.get(field)) for field in self.fields})
         self.stream.flush()
 
     def finish(self) -> None:
         pass
+
+
+_FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+"""What makes a spreadsheet read a cell as a formula (OWASP's list, with the full-width forms some read too)."""
+
+
+def csv_cell(value: object) -> object:
+    """A value for a CSV cell a spreadsheet will not run: text that a spreadsheet would read as a
+    formula (a patient ID "=HYPERLINK(...)", a file name "+cmd|...") gets a leading single quote, OWASP's
+    rule, and control characters are shown as escapes, as in the table. Numbers and null pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    stripped = value.lstrip(" \n\x0b\x0c")
+    formula = value[:1] in _FORMULA_STARTS or stripped[:1] in _FORMULA_STARTS
+    return ("'" if formula else "") + printable(value)
 
 
 def verdict(record: dict, gettext: Callable[[str], str] = str) -> str:
