@@ -196,8 +196,7 @@ class Screenings:
         scans = scan_prepared_files([u.path for u in scanned], model, context, record, keep_images=outputs is not None)
         for done in scans:
             if outputs is not None:
-                outputs.add(done)
-                self._keep_heatmap(ids[-1], outputs.explained.pop().explanation)
+                self._keep_heatmap(ids[-1], outputs.add(done).explanation)
             self._write(job.token, self.state(job.token) | {"ids": ids})
 
     def _keep_heatmap(self, row_id: int, explanation) -> None:

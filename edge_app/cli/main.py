@@ -85,6 +85,18 @@ def _check_target(value: float) -> float:
     return check_target(value)
 
 
+def _checked_patient_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A patient ID as typed, without surrounding spaces; a blank one, or one holding control characters,
+    is a mistake that would file the scans under no child or under a garbled name."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("The patient ID is blank. Type the child's ID, or leave --patient-id out.")
+    if any(not char.isprintable() for char in value):
+        raise click.BadParameter("The patient ID holds control characters (a tab, a newline...). Type it again.")
+    return value.strip()
+
+
 def _load_model(
     model_path: Path | None, threshold: float | None = None, site: bool = False, allow_unverified: bool = False
 ):
@@ -183,7 +195,7 @@ def main() -> None:
     show_default=True,
     help="Look for images in subfolders of the folders given.",
 )
-@click.option("--patient-id", help="Patient identifier to save with these scans.")
+@click.option("--patient-id", callback=_checked_patient_id, help="Patient identifier to save with these scans.")
 @click.option("--operator", help="Name of the person scanning, saved with these scans.")
 @click.option("--no-history", is_flag=True, help="Do not save these scans in the history.")
 @click.option(
@@ -199,7 +211,8 @@ def main() -> None:
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write one offline HTML page (prints on A4, one child per page) with every result and heatmap.",
+    help="Write an offline HTML report (prints on A4, one child per page) with every result and heatmap; "
+    "over 200 X-rays it is split into pages FILE, FILE-2, ... of 200 X-rays each.",
 )
 @click.option(
     "--language",
@@ -247,15 +260,16 @@ def scan(
     record = None if db is None else (lambda result: history.record(db, result))
     writer = scan_writer(fmt, sys.stdout, model.threshold)
     outputs = ClinicOutputs(model, heatmap_dir) if heatmap_dir or report else None
+    pages = _start_report(report, model, operator, language)
     writer.start()
     try:
         context = ScanContext(patient_id, operator)
-        all_ok = _scan_and_print(files, model, context, record, writer, outputs, jobs, from_folders)
+        all_ok = _scan_and_print(files, model, context, record, writer, outputs, jobs, from_folders, pages)
     except (sqlite3.Error, OSError) as exc:
-        _stop_for(exc)
+        _stop_for(exc, saved=db is not None)
     writer.finish()
-    if report is not None:
-        _write_report(report, outputs, model, operator, language)
+    if pages is not None:
+        _write_report(report, pages, saved=db is not None)
     if db is not None:
         db.close()
         if fmt == "table":
@@ -278,8 +292,11 @@ def _files_to_scan(paths: tuple[Path, ...], samples: bool, recursive: bool) -> t
     return files, any(path.is_dir() for path in inputs)
 
 
-def _scan_and_print(files, model, context, record, writer, outputs, jobs: int | None, show_progress: bool) -> bool:
-    """Scan, record and print each file in input order; True when every image was scanned."""
+def _scan_and_print(
+    files, model, context, record, writer, outputs, jobs: int | None, show_progress: bool, pages=None
+) -> bool:
+    """Scan, record and print each file in input order (and add it to the report's `pages`, if any);
+    True when every image was scanned."""
     from edge_app.cli.progress import Progress
     from edge_app.scan.ordered_pool import default_jobs
     from edge_app.scan.scanner import OK, scan_prepared_files
@@ -293,7 +310,9 @@ def _scan_and_print(files, model, context, record, writer, outputs, jobs: int | 
             progress.clear()
             writer.write(result.as_dict())
             if outputs is not None:
-                outputs.add(scanned)
+                explained = outputs.add(scanned)
+                if pages is not None:
+                    pages.add(explained)
             progress.advance()
             all_ok &= result.status == OK
     finally:
@@ -301,15 +320,19 @@ def _scan_and_print(files, model, context, record, writer, outputs, jobs: int | 
     return all_ok
 
 
-def _stop_for(exc: sqlite3.Error | OSError) -> NoReturn:
-    """A batch cannot go on: say why, and that what was printed is saved."""
+def _kept(saved: bool) -> str:
+    """What became of the results printed so far, in words that are true with and without --no-history."""
+    return "The results printed above are saved" if saved else "The results printed above were not saved (--no-history)"
+
+
+def _stop_for(exc: sqlite3.Error | OSError, saved: bool) -> NoReturn:
+    """A batch cannot go on: say why, and whether what was printed is saved."""
     from edge_app.storage import history
     from edge_app.storage.paths import history_path
 
     if history.is_disk_full(exc):
         raise Stop(
-            f"Stopped: the disk is full ({exc}). The results printed above are saved. "
-            "Free some disk space, then scan the rest again.",
+            f"Stopped: the disk is full ({exc}). {_kept(saved)}. Free some disk space, then scan the rest again.",
             DISK_FULL_EXIT,
         ) from exc
     if isinstance(exc, OSError):
@@ -320,17 +343,34 @@ def _stop_for(exc: sqlite3.Error | OSError) -> NoReturn:
     ) from exc
 
 
-def _write_report(path: Path, outputs, model, operator: str | None, language: str | None) -> None:
+def _start_report(path: Path | None, model, operator: str | None, language: str | None):
+    """The report being collected as the batch is scanned (None without --report)."""
     from edge_app.language import DEFAULT_LANGUAGE
-    from edge_app.outputs.html_report import write_report
+    from edge_app.outputs.html_report import StreamedReport
 
+    if path is None:
+        return None
     try:
-        write_report(path, outputs.explained, model, operator, language or DEFAULT_LANGUAGE)
+        return StreamedReport(path, model, operator, language or DEFAULT_LANGUAGE)
+    except OSError as exc:
+        raise CannotStart(f"The report {path} cannot be written ({exc.strerror or exc}); nothing was scanned.") from exc
+
+
+def _write_report(path: Path, pages, saved: bool) -> None:
+    try:
+        written = pages.write()
     except OSError as exc:
         raise click.ClickException(
-            f"The report {path} could not be written ({exc.strerror or exc}); the results above are saved."
+            f"The report {path} could not be written ({exc.strerror or exc}). {_kept(saved)}."
         ) from exc
-    click.echo(f"Report written to {path}.", err=True)
+    if len(written) == 1:
+        click.echo(f"Report written to {path}.", err=True)
+    else:
+        click.echo(
+            f"Report written as {len(written)} pages of at most {pages.part_scans} X-rays each: "
+            f"{', '.join(str(page) for page in written)}.",
+            err=True,
+        )
 
 
 @main.command(name="history")

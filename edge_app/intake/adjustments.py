@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from PIL import Image
 
+from edge_app.language import N_
+
 ADJUSTMENTS_KEY = "pneumoscan_adjustments"
 
 FULL_RANGE = "full_range"
 """A DICOM's stored window or VOI LUT clipped much of the body to white or black; its full range was used."""
 
 SENTENCES = {
-    FULL_RANGE: "The DICOM's stored window turned much of the chest pure white or black, "
-    "so the full range of its values was scanned instead; check the picture in the report.",
+    FULL_RANGE: N_(
+        "The DICOM's stored window turned much of the chest pure white or black, "
+        "so the full range of its values was scanned instead; check the picture in the report."
+    ),
 }
 
 

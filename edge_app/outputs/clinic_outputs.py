@@ -30,23 +30,23 @@ class ExplainedResult:
 
 
 class ClinicOutputs:
-    """Heatmaps into `heatmap_dir` (if given), and the explained results kept for a report."""
+    """Heatmaps into `heatmap_dir` (if given); each explained result is handed back, not kept, so a batch
+    of any size holds one image's pictures at a time (a report streams them to disk)."""
 
     def __init__(self, model: ScanModel, heatmap_dir: Path | None) -> None:
         self.model, self.heatmap_dir = model, heatmap_dir
         self.mapper = OcclusionMapper(model.classifier)
-        self.explained: list[ExplainedResult] = []
 
-    def add(self, scanned: Scanned) -> None:
+    def add(self, scanned: Scanned) -> ExplainedResult:
         result = scanned.result
         explanation = self._explain(scanned.prepared, result) if result.status == OK else None
-        self.explained.append(ExplainedResult(result, explanation))
         if explanation is not None and self.heatmap_dir is not None:
             target = self.heatmap_dir / heatmap_name(result.path, result.sha256)
             try:
                 atomic_write_bytes(target, explanation.overlay_png)
             except OSError as exc:
                 print(f"Warning: heatmap {target} not written ({exc.strerror or exc}).", file=sys.stderr)
+        return ExplainedResult(result, explanation)
 
     def _explain(self, prepared: PreparedImage, result: ScanResult) -> Explanation | None:
         if prepared.image is None or prepared.model_input is None:

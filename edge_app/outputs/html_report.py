@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import io
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from edge_app.contract import POSITIVE_LABEL
-from edge_app.files import atomic_write_text
+from edge_app.files import atomic_write
 from edge_app.inference.gate import Correction
 from edge_app.inference.heatmap import describe_strength
 from edge_app.inference.model_store import ScanModel
+from edge_app.intake.adjustments import SENTENCES
 from edge_app.language import DEFAULT_LANGUAGE, N_, format_datetime, format_number, language_code, translator
 from edge_app.outputs.clinic_outputs import ExplainedResult
 from edge_app.outputs.output import DISCLAIMER
@@ -39,6 +42,9 @@ THRESHOLD_SOURCES = {
     "site": N_("this site's calibration (edge-scan calibrate)"),
     "command_line": N_("set for this scan with --threshold"),
 }
+
+PART_SCANS = 200
+"""X-rays on one page of a streamed report: a page of about 15 MB that any browser opens and prints."""
 
 _CSS = """
 @page { size: A4; margin: 12mm; }
@@ -162,8 +168,7 @@ def _scan_card(item: ExplainedResult, words: _Words) -> str:
         probability=words.number(result.probability, 3),
         threshold=words.number(result.threshold, 3),
     )
-    # a note only when the gate put the X-ray right before scanning
-    note = Correction.from_code(result.correction).describe(gettext) if result.correction else None
+    note = _changes_note(result.correction, gettext)
     where = [_html(gettext("File: {path}"), path=_e(result.path))]
     where.append(_html(gettext("scanned {time}"), time=_e(words.time(datetime.fromisoformat(result.scanned_at)))))
     if result.study_uid:
@@ -176,6 +181,17 @@ def _scan_card(item: ExplainedResult, words: _Words) -> str:
     )
 
 
+def _changes_note(correction: str | None, gettext: Callable[[str], str]) -> str | None:
+    """What was changed before scanning, when anything was: intake's adjustments (a DICOM's clipping window
+    set aside), then what the gate put right (a turned or inverted X-ray)."""
+    codes = (correction or "").split("+")
+    sentences = [gettext(SENTENCES[code]) for code in codes if code in SENTENCES]
+    righted = Correction.from_code(correction)
+    if righted.needed:
+        sentences.append(righted.describe(gettext))
+    return " ".join(sentences) or None
+
+
 def _rejection_detail(result: ScanResult, words: _Words) -> str:
     """The stored English sentence on an English page; the catalogue's explanation and next step otherwise."""
     if words.language == DEFAULT_LANGUAGE:
@@ -184,20 +200,23 @@ def _rejection_detail(result: ScanResult, words: _Words) -> str:
     return _e(f"{explanation[:1].upper()}{explanation[1:]}. {what_to_do(result.reason, words.gettext)}".strip())
 
 
-def _rejected_table(results: list[ScanResult], words: _Words) -> str:
-    if not results:
+def _rejected_row(result: ScanResult, words: _Words) -> str:
+    return (
+        f"<tr><td class='file'>{_e(result.path)}</td><td>{_e(result.reason)}</td>"
+        f"<td>{_rejection_detail(result, words)}</td></tr>"
+    )
+
+
+def _rejected_table(rows: list[str], words: _Words) -> str:
+    if not rows:
         return ""
     gettext = words.gettext
-    rows = "".join(
-        f"<tr><td class='file'>{_e(r.path)}</td><td>{_e(r.reason)}</td><td>{_rejection_detail(r, words)}</td></tr>"
-        for r in results
-    )
-    heading = _html(gettext("Not scanned ({count})"), count=str(len(results)))
+    heading = _html(gettext("Not scanned ({count})"), count=str(len(rows)))
     intro = _e(gettext("These files were not screened; the reason says what to do."))
     columns = "".join(
         f"<th>{_e(name)}</th>" for name in (gettext("File"), gettext("Reason"), gettext("What was wrong / what to do"))
     )
-    return f"<h2>{heading}</h2><p>{intro}</p><table class='rejected'><tr>{columns}</tr>{rows}</table>"
+    return f"<h2>{heading}</h2><p>{intro}</p><table class='rejected'><tr>{columns}</tr>{''.join(rows)}</table>"
 
 
 def _facts(model: ScanModel, patient: str | None, operator: str | None, generated: str, words: _Words) -> str:
@@ -227,60 +246,83 @@ def _facts(model: ScanModel, patient: str | None, operator: str | None, generate
     return f"<table class='facts'>{cells}<tr><td>{sha_name}</td><td class='hash'>{_e(model.sha256)}</td></tr></table>"
 
 
-def _child_section(
-    patient: str | None,
-    items: list[ExplainedResult],
-    model: ScanModel,
-    operator: str | None,
-    generated: str,
-    words: _Words,
-) -> str:
-    gettext = words.gettext
-    scanned = [item for item in items if item.result.status == OK]
-    referred = sum(1 for item in scanned if item.result.refer)
+@dataclass
+class _Child:
+    """One patient's part of a report: the HTML of each card (or where it lies) and of each rejected row."""
+
+    cards: list = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    referred: int = 0
+
+
+@dataclass(frozen=True)
+class _Heading:
+    model: ScanModel
+    operator: str | None
+    generated: str
+    words: _Words
+
+
+def _add(children: dict[str | None, _Child], item: ExplainedResult, card: object, words: _Words) -> None:
+    child = children.setdefault(item.result.patient_id, _Child())
+    if item.result.status == OK:
+        child.cards.append(card)
+        child.referred += bool(item.result.refer)
+    else:
+        child.rejected.append(_rejected_row(item.result, words))
+
+
+def _section(
+    patient: str | None, child: _Child, heading: _Heading, cards: Iterable[str], rows: list[str]
+) -> Iterator[str]:
+    """One child's section, in pieces: a page of a split report may hold only some of the child's cards."""
+    gettext = heading.words.gettext
     summary = gettext("{screened} X-ray(s) screened, {referred} to refer, {rejected} not scanned.").format(
-        screened=len(scanned), referred=referred, rejected=len(items) - len(scanned)
+        screened=len(child.cards), referred=child.referred, rejected=len(child.rejected)
     )
     title, disclaimer, note = gettext("PneumoScan screening report"), gettext(DISCLAIMER), gettext(_HEATMAP_NOTE)
-    return (
+    facts = _facts(heading.model, patient, heading.operator, heading.generated, heading.words)
+    yield (
         f'<section class="child"><h1>{_e(title)}</h1>'
-        f'<div class="aid">{_e(disclaimer)}</div>{_facts(model, patient, operator, generated, words)}'
-        f"<p><b>{_e(summary)}</b></p>"
-        + "".join(_scan_card(item, words) for item in scanned)
-        + _rejected_table([item.result for item in items if item.result.status != OK], words)
-        + f'<p class="note">{_e(note)}</p></section>'
+        f'<div class="aid">{_e(disclaimer)}</div>{facts}<p><b>{_e(summary)}</b></p>'
+    )
+    yield from cards
+    yield _rejected_table(rows, heading.words) + f'<p class="note">{_e(note)}</p></section>'
+
+
+def _page_start(words: _Words, note: str = "") -> str:
+    title = _e(words.gettext("PneumoScan screening report"))
+    return (
+        f'<!DOCTYPE html><html lang="{words.language}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{_CSS}</style></head><body>" + (f'<p class="aid">{_e(note)}</p>' if note else "")
     )
 
 
-def _by_patient(items: Iterable[ExplainedResult]) -> dict[str | None, list[ExplainedResult]]:
-    groups: dict[str | None, list[ExplainedResult]] = {}
-    for item in items:
-        groups.setdefault(item.result.patient_id, []).append(item)
-    return groups
+_PAGE_END = "</body></html>\n"
 
 
 def render_report(
-    items: list[ExplainedResult],
+    items: Iterable[ExplainedResult],
     model: ScanModel,
     operator: str | None,
     generated: str,
     language: str = DEFAULT_LANGUAGE,
 ) -> str:
-    """The whole page: one section (one printed page or more) per patient ID, in scan order.
+    """The whole page in memory, for a few results (the app's screening): one section (one printed page or
+    more) per patient ID, in scan order.
 
     `generated` is the date line as it should read (see `report_date`); `language` any code or tag,
     English when unknown."""
     words = _Words(language_code(language))
-    sections = "".join(
-        _child_section(patient, group, model, operator, generated, words)
-        for patient, group in _by_patient(items).items()
+    children: dict[str | None, _Child] = {}
+    for item in items:
+        _add(children, item, _scan_card(item, words) if item.result.status == OK else None, words)
+    heading = _Heading(model, operator, generated, words)
+    sections = (
+        "".join(_section(patient, child, heading, child.cards, child.rejected)) for patient, child in children.items()
     )
-    title = _e(words.gettext("PneumoScan screening report"))
-    return (
-        f'<!DOCTYPE html><html lang="{words.language}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>{_CSS}</style></head><body>{sections}</body></html>\n"
-    )
+    return _page_start(words) + "".join(sections) + _PAGE_END
 
 
 def report_date(language: str = DEFAULT_LANGUAGE) -> str:
@@ -288,8 +330,77 @@ def report_date(language: str = DEFAULT_LANGUAGE) -> str:
     return format_datetime(datetime.now(), language)
 
 
-def write_report(
-    path: Path, items: list[ExplainedResult], model: ScanModel, operator: str | None, language: str = DEFAULT_LANGUAGE
-) -> Path:
-    """Write the page atomically: an interrupted write never leaves half a report behind."""
-    return atomic_write_text(path, render_report(items, model, operator, report_date(language), language))
+class StreamedReport:
+    """The report of a batch of any size (`edge-scan scan --report`), kept on disk as it is scanned and
+    written in pages.
+
+    Each scanned X-ray's card (its pictures as data URIs, some 50-100 KB) goes to a spool file beside the
+    report as soon as it is explained, so memory holds only where each card lies. The report is then
+    written as pages of at most `part_scans` X-rays each (report.html, report-2.html, ...), a child's cards
+    in one section, continued on the next page when they do not fit: each page opens in a browser and
+    prints, whatever the number of files scanned.
+    """
+
+    def __init__(self, path: Path, model: ScanModel, operator: str | None, language: str = DEFAULT_LANGUAGE) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        words = _Words(language_code(language))
+        self.heading = _Heading(model, operator, report_date(words.language), words)
+        self.spool = tempfile.TemporaryFile(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".spool")
+        self.children: dict[str | None, _Child] = {}
+        self.part_scans = PART_SCANS
+
+    def add(self, item: ExplainedResult) -> None:
+        where = None
+        if item.result.status == OK:
+            card = _scan_card(item, self.heading.words).encode("utf-8")
+            where = (self.spool.seek(0, io.SEEK_END), len(card))
+            self.spool.write(card)
+        _add(self.children, item, where, self.heading.words)
+
+    def write(self) -> list[Path]:
+        """Write every page atomically (an interrupted write leaves no half page); the pages' paths."""
+        parts = self._parts()
+        stem, suffix = self.path.stem, self.path.suffix
+        paths = [self.path] + [self.path.with_name(f"{stem}-{number}{suffix}") for number in range(2, len(parts) + 1)]
+        gettext = self.heading.words.gettext
+        for number, (part, path) in enumerate(zip(parts, paths, strict=True), start=1):
+            note = ""
+            if len(parts) > 1:
+                note = gettext("Page {number} of {count} of this report ({files}).").format(
+                    number=number, count=len(parts), files=", ".join(page.name for page in paths)
+                )
+            atomic_write(path, lambda tmp, part=part, note=note: self._write_part(tmp, part, note))
+        self.spool.close()
+        return paths
+
+    def _parts(self) -> list[list[tuple[str | None, _Child, list, bool]]]:
+        """Per page: (patient, child, the child's cards on this page, whether the child's section ends here)."""
+        parts: list[list] = [[]]
+        room = self.part_scans
+        for patient, child in self.children.items():
+            start = 0
+            while True:
+                if room == 0:
+                    parts.append([])
+                    room = self.part_scans
+                cards = child.cards[start : start + room]
+                start, room = start + len(cards), room - len(cards)
+                last = start >= len(child.cards)
+                parts[-1].append((patient, child, cards, last))
+                if last:
+                    break
+        return parts
+
+    def _write_part(self, tmp: Path, part: list, note: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as page:
+            page.write(_page_start(self.heading.words, note))
+            for patient, child, cards, last in part:
+                rows = child.rejected if last else []
+                for piece in _section(patient, child, self.heading, map(self._card, cards), rows):
+                    page.write(piece)
+            page.write(_PAGE_END)
+
+    def _card(self, where: tuple[int, int]) -> str:
+        self.spool.seek(where[0])
+        return self.spool.read(where[1]).decode("utf-8")

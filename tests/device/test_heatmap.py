@@ -111,9 +111,8 @@ def test_a_sideways_xray_is_explained_upright_as_the_model_saw_it(tmp_path, ship
     sideways_path = tmp_path / "sideways.png"
     Image.open(upright_path).rotate(90, expand=True).save(sideways_path)
     outputs = ClinicOutputs(shipped_model, None)
-    for scanned in scan_prepared_files([upright_path, sideways_path], shipped_model, keep_images=True):
-        outputs.add(scanned)
-    upright, sideways = outputs.explained
+    scans = scan_prepared_files([upright_path, sideways_path], shipped_model, keep_images=True)
+    upright, sideways = (outputs.add(scanned) for scanned in scans)
     assert sideways.result.correction == "rotate_cw_90"
     shapes = [Image.open(io.BytesIO(e.explanation.overlay_png)).size for e in (upright, sideways)]
     assert [w > h for w, h in shapes] == [True, True]  # the sideways file is shown upright, like the original
@@ -137,8 +136,8 @@ def test_the_report_says_when_an_xray_was_put_right_before_scanning(tmp_path, sh
     sideways_path = tmp_path / "sideways.png"
     Image.open(PNEUMONIA_SAMPLE).rotate(90, expand=True).save(sideways_path)
     outputs = ClinicOutputs(shipped_model, None)
-    outputs.add(next(scan_prepared_files([sideways_path], shipped_model, keep_images=True)))
-    html = render_report(outputs.explained, shipped_model, "Amina", "2026-03-01 10:00 UTC")
+    explained = outputs.add(next(scan_prepared_files([sideways_path], shipped_model, keep_images=True)))
+    html = render_report([explained], shipped_model, "Amina", "2026-03-01 10:00 UTC")
     assert "turned on its side; it was put right before scanning" in html
 
 
@@ -152,8 +151,7 @@ def test_the_heatmap_explains_the_input_the_scan_prepared_without_reading_the_fi
     outputs.mapper.logit_drop = lambda x, p: explained.append(x) or np.zeros(x.shape[:2])
     for scanned in scan_prepared_files([path], shipped_model, keep_images=True):
         path.write_bytes(b"replaced after the scan")  # what is explained must not depend on the file any more
-        outputs.add(scanned)
-    (entry,) = outputs.explained
+        entry = outputs.add(scanned)
     assert entry.explanation is not None and len(list((tmp_path / "maps").iterdir())) == 1
     assert np.array_equal(explained[0], scanned.prepared.model_input)
     assert np.array_equal(
