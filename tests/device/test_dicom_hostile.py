@@ -294,3 +294,18 @@ def test_cleaned_patient_ids_reach_the_history_and_fhir(tmp_path, monkeypatch):
     fhir = CliRunner().invoke(main, ["history", "--format", "fhir"]).stdout
     assert "\x1b" not in fhir and "\\u001b" not in fhir
     assert "P-9 ]0;owned X" in fhir
+
+
+def test_the_report_says_the_stored_window_was_set_aside(shipped_model, tmp_path):
+    from edge_app.outputs.clinic_outputs import ClinicOutputs
+    from edge_app.outputs.html_report import render_report
+    from edge_app.scan.scanner import scan_prepared_files
+
+    path = write_dicom(narrow_window(PNEUMONIA_JPEGS[0], 12, False, (0.3, 1 / 32)), tmp_path / "x.dcm")
+    explained = ClinicOutputs(shipped_model, None).add(
+        next(scan_prepared_files([path], shipped_model, keep_images=True))
+    )
+    assert explained.result.correction == FULL_RANGE
+    for language, words in (("en", "full range of its values"), ("fr", "toute l'étendue de ses valeurs")):
+        page = render_report([explained], shipped_model, None, "2026-03-01", language)
+        assert words in page.replace("&#x27;", "'")
