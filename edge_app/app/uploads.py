@@ -43,7 +43,7 @@ def request_class(data_folder: Path) -> type[Request]:
     """A Flask request whose spooled upload files live in the app's private folder."""
 
     class PrivateUploadRequest(Request):
-        max_form_parts = MAX_FILES + 20
+        max_form_parts = 2100  # calibration sends hundreds of labelled X-rays; each view checks its own count
 
         def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
             return tempfile.TemporaryFile(dir=upload_root(data_folder))

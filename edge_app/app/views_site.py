@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import secrets
+import shutil
 
+from flask import Blueprint, current_app, render_template, request
+
+from edge_app.app.i18n import gettext
 from edge_app.app.results import with_history
 from edge_app.app.screenings import current_model
+from edge_app.app.uploads import save_uploads, upload_root
 
 blueprint = Blueprint("site", __name__)
 
@@ -19,8 +24,12 @@ def _threshold() -> tuple[dict | None, str | None]:
     return facts | {"warning": warning, "version": model.version}, None
 
 
+MAX_CALIBRATION_FILES = 2000
+"""Calibration needs hundreds of labelled X-rays: more than one screening may send."""
+
+
 @blueprint.route("/site")
-def site_page():
+def site_page(calibration: dict | None = None, status: int = 200):
     from edge_app.outputs.calibration_report import summary
     from edge_app.site import profile_check, site_profile
     from edge_app.site.stats import summarize
@@ -33,8 +42,9 @@ def site_page():
     records = with_history(lambda db, history: history.query(db), default=[])
     stats = summarize(records, profile)
     weeks = stats["weeks"][-12:]
-    return render_template(
+    page = render_template(
         "site.html",
+        calibration=calibration,
         threshold=threshold,
         model_error=model_error,
         profile=profile,
@@ -45,3 +55,57 @@ def site_page():
         most_scans=max([w["scans"] for w in weeks] + [1]),
         most_in_band=max([band["count"] for band in stats["score_histogram"]] + [1]),
     )
+    return page, status
+
+
+@blueprint.route("/site/calibrate", methods=["POST"])
+def calibrate():
+    """Calibrate on labelled X-rays picked in the browser, as edge-scan calibrate does on a folder: the same
+    scan, the same refusal rules, the profile saved only when the evidence holds."""
+    labelled = {label: [f for f in request.files.getlist(label) if f.filename] for label in ("NORMAL", "PNEUMONIA")}
+    if not all(labelled.values()):
+        return site_page({"problem": gettext("Choose X-rays for both NORMAL and PNEUMONIA.")}, 400)
+    if sum(map(len, labelled.values())) > MAX_CALIBRATION_FILES:
+        return site_page({"problem": gettext("Choose at most %(n)s images.", n=MAX_CALIBRATION_FILES)}, 400)
+    from edge_app.site.calibration import check_target
+
+    try:
+        target = check_target(float(request.form.get("target", "0.95")))
+    except ValueError as exc:
+        return site_page({"problem": str(exc)}, 400)
+    folder = upload_root(current_app.extensions["pneumoscan"].data_folder) / f"calibration-{secrets.token_hex(8)}"
+    try:
+        folder.mkdir(mode=0o700)
+        refused = [
+            u.label for label, files in labelled.items() for u in save_uploads(files, folder / label) if u.path is None
+        ]
+        return site_page(_calibrate_folder(folder, target, request.form.get("operator")) | {"refused": refused})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _calibrate_folder(folder, target: float, operator: str | None) -> dict:
+    """What the calibration found, and whether the profile was saved: the keys site.html shows."""
+    from edge_app.inference.model_store import ModelError, load_model
+    from edge_app.outputs import calibration_report
+    from edge_app.site import calibration, site_profile
+    from edge_app.site.threshold_choice import resolve_threshold
+
+    try:
+        model = load_model()  # its own threshold: the calibration compares the site's with it
+        site_scan = calibration.scan_site_images(calibration.images_in_folder(folder), model)
+        profile = calibration.calibrate(site_scan, model, target, operator, "X-rays picked in the app")
+    except ModelError as exc:
+        return {"problem": str(exc)}
+    except calibration.CalibrationError as exc:
+        return {"problem": gettext("%(why)s Nothing was changed.", why=str(exc))}
+    found = {"summary": calibration_report.summary(profile), "left_out": len(site_scan.rejected)}
+    if profile.refused:
+        return found | {
+            "refusal": calibration_report.refusal(profile, calibration_report.in_use(resolve_threshold(model)))
+        }
+    try:
+        site_profile.save_profile(profile)
+    except OSError as exc:
+        return found | {"problem": gettext("The site profile was NOT saved (%(why)s).", why=str(exc))}
+    return found | {"saved": True}

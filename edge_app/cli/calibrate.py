@@ -40,17 +40,6 @@ def _check_can_save() -> None:
             ) from exc
 
 
-def check_target(value: float) -> float:
-    """A target sensitivity the floor can support: above SENSITIVITY_FLOOR, at most 1."""
-    floor = calibration.SENSITIVITY_FLOOR
-    if not floor < value <= 1.0:  # also false for NaN
-        raise ValueError(
-            f"{value:g} is not a target this device can back: give a sensitivity above {floor:.2f} and at most 1, "
-            "such as 0.95."
-        )
-    return value
-
-
 def show(model: ScanModel) -> None:
     """The threshold scans use now, then the active profile; exit 2 when the profile cannot be read."""
     choice = resolve_threshold(model)

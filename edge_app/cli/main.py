@@ -80,7 +80,7 @@ class Checked(click.ParamType):
 
 
 def _check_target(value: float) -> float:
-    from edge_app.cli.calibrate import check_target  # numpy is only imported when calibrating
+    from edge_app.site.calibration import check_target  # numpy is only imported when calibrating
 
     return check_target(value)
 

@@ -89,6 +89,17 @@ class SiteScan:
         )
 
 
+def check_target(value: float) -> float:
+    """A target sensitivity the floor can support: above SENSITIVITY_FLOOR, at most 1."""
+    floor = SENSITIVITY_FLOOR
+    if not floor < value <= 1.0:  # also false for NaN
+        raise ValueError(
+            f"{value:g} is not a target this device can back: give a sensitivity above {floor:.2f} and at most 1, "
+            "such as 0.95."
+        )
+    return value
+
+
 def images_in_folder(folder: Path) -> list[LabelledImage]:
     """The images of a folder holding NORMAL/ and PNEUMONIA/ subfolders."""
     try:

@@ -294,3 +294,40 @@ def test_a_model_changed_between_screenings_is_used_for_the_next_one(client, mon
     finished_page(client, post_scan(client, [xray_upload()]).headers["Location"])
     first, second = stored_rows()
     assert first["model_sha256"] != second["model_sha256"]
+
+
+def calibration_post(client, folder: Path, target: str = "0.95"):
+    tokens = form_tokens(client, "/site")
+    files = {
+        label: [(io.BytesIO(p.read_bytes()), p.name) for p in sorted((folder / label).iterdir())]
+        for label in ("NORMAL", "PNEUMONIA")
+    }
+    data = {"csrf_token": tokens["csrf_token"], "target": target, "operator": "Amina", **files}
+    return client.post("/site/calibrate", data=data, content_type="multipart/form-data")
+
+
+def test_a_calibration_on_too_few_xrays_is_refused_and_changes_nothing(client):
+    response = calibration_post(client, Path(__file__).parents[1] / "fixtures" / "chest_xray" / "train")
+    page = response.get_data(as_text=True)
+    assert "Calibration refused: nothing was changed." in page
+    assert not (data_dir() / "site_profile.json").exists()
+    assert "own threshold (this site is not calibrated)" in page
+
+
+def test_a_calibration_in_the_browser_becomes_the_threshold_scans_use(client, tmp_path, monkeypatch):
+    from edge_app.site import variety
+    from tests.device.test_calibrate import SITE_VARIANTS, make_site
+
+    monkeypatch.setattr(variety, "NEAR_COPY_SIMILARITY", 2.0)  # as in test_calibrate: each copy counts as a child
+    monkeypatch.setattr(variety, "MIN_CHILDREN_PER_CLASS", 1)
+    response = calibration_post(client, make_site(tmp_path / "site", SITE_VARIANTS))
+    page = response.get_data(as_text=True)
+    assert "Saved: scans on this device now use this site's threshold." in page, page
+    assert "From this site's calibration." in page
+    finished_page(client, post_scan(client, [xray_upload()]).headers["Location"])
+    assert stored_rows()[0]["threshold_source"] == "site"
+
+
+def test_a_calibration_target_the_device_cannot_back_is_refused(client):
+    response = calibration_post(client, Path(__file__).parents[1] / "fixtures" / "chest_xray" / "train", "0.5")
+    assert response.status_code == 400 and "is not a target this device can back" in response.get_data(as_text=True)
