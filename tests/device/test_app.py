@@ -331,3 +331,42 @@ def test_a_calibration_in_the_browser_becomes_the_threshold_scans_use(client, tm
 def test_a_calibration_target_the_device_cannot_back_is_refused(client):
     response = calibration_post(client, Path(__file__).parents[1] / "fixtures" / "chest_xray" / "train", "0.5")
     assert response.status_code == 400 and "is not a target this device can back" in response.get_data(as_text=True)
+
+
+def test_two_browsers_screening_at_once_each_get_their_own_results():
+    import threading
+
+    _, first = make_client()
+    second = first.application.test_client()
+    locations = {}
+
+    def screen(name, browser):
+        locations[name] = post_scan(browser, [xray_upload(f"{name}.jpeg")], patient_id=name).headers["Location"]
+
+    threads = [threading.Thread(target=screen, args=pair) for pair in (("A-1", first), ("B-2", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name, browser in (("A-1", first), ("B-2", second)):
+        page = finished_page(browser, locations[name])
+        assert f"{name}.jpeg" in page and ("B-2" if name == "A-1" else "A-1") + ".jpeg" not in page
+    assert sorted(r["patient_id"] for r in stored_rows()) == ["A-1", "B-2"]
+
+
+def test_an_upload_over_the_size_limit_gets_a_message(client):
+    client.application.config["MAX_CONTENT_LENGTH"] = 10_000
+    response = post_scan(client, [(io.BytesIO(b"\xff\xd8\xff" + bytes(20_000)), "big.jpeg")])
+    assert response.status_code == 413
+    assert "too large to send at once" in response.get_data(as_text=True)
+
+
+def test_an_idle_session_must_log_in_again():
+    operators.set_password("Amina", "4821")
+    _, client = make_client(network=True)
+    tokens = form_tokens(client, "/login")
+    client.post("/login", data={**tokens, "operator": "Amina", "password": "4821"})
+    assert client.get("/scan/new").status_code == 200
+    with client.session_transaction() as session:
+        session["seen"] -= 31 * 60
+    assert client.get("/scan/new").headers["Location"].startswith("/login")
