@@ -55,6 +55,7 @@ def card(record: dict, screenings: Screenings | None) -> dict:
     from edge_app.outputs.html_report import verdict_words
     from edge_app.outputs.output import verdict
     from edge_app.reasons import explain, what_to_do
+    from edge_app.scan.scanner import describe_correction
 
     result = ScanResult.from_dict(record)
     ok = record["status"] == OK
@@ -71,6 +72,7 @@ def card(record: dict, screenings: Screenings | None) -> dict:
         "band": (50 - UNCERTAIN_MARGIN, 50 + UNCERTAIN_MARGIN),
         "explanation": explain(reason, gettext) if reason else "",
         "what_to_do": what_to_do(reason, gettext) if reason else "",
+        "note": describe_correction(record["correction"], gettext) if ok else None,
         "heatmap": strength is not None,
         "strength": None if strength is None else describe_strength(strength, gettext, lambda x: number(x, 1)),
         "detail": record["message"] if ok or current_language() == "en" else None,

@@ -26,15 +26,14 @@ from pathlib import Path
 
 from edge_app.contract import POSITIVE_LABEL
 from edge_app.files import atomic_write
-from edge_app.inference.gate import Correction
 from edge_app.inference.heatmap import describe_strength
 from edge_app.inference.model_store import ScanModel
-from edge_app.intake.adjustments import SENTENCES
 from edge_app.language import DEFAULT_LANGUAGE, N_, format_datetime, format_number, language_code, translator
 from edge_app.outputs.clinic_outputs import ExplainedResult
 from edge_app.outputs.output import DISCLAIMER
 from edge_app.reasons import explain, what_to_do
 from edge_app.record import OK, ScanResult
+from edge_app.scan.scanner import describe_correction
 from edge_app.scoring import UNCERTAIN_MARGIN
 
 THRESHOLD_SOURCES = {
@@ -168,7 +167,7 @@ def _scan_card(item: ExplainedResult, words: _Words) -> str:
         probability=words.number(result.probability, 3),
         threshold=words.number(result.threshold, 3),
     )
-    note = _changes_note(result.correction, gettext)
+    note = describe_correction(result.correction, gettext)  # what was changed before scanning, if anything
     where = [_html(gettext("File: {path}"), path=_e(result.path))]
     where.append(_html(gettext("scanned {time}"), time=_e(words.time(datetime.fromisoformat(result.scanned_at)))))
     if result.study_uid:
@@ -179,17 +178,6 @@ def _scan_card(item: ExplainedResult, words: _Words) -> str:
         + (f'<p class="note">{_e(note)}</p>' if note else "")
         + f'<div class="file">{" · ".join(where)}</div></div>'
     )
-
-
-def _changes_note(correction: str | None, gettext: Callable[[str], str]) -> str | None:
-    """What was changed before scanning, when anything was: intake's adjustments (a DICOM's clipping window
-    set aside), then what the gate put right (a turned or inverted X-ray)."""
-    codes = (correction or "").split("+")
-    sentences = [gettext(SENTENCES[code]) for code in codes if code in SENTENCES]
-    righted = Correction.from_code(correction)
-    if righted.needed:
-        sentences.append(righted.describe(gettext))
-    return " ".join(sentences) or None
 
 
 def _rejection_detail(result: ScanResult, words: _Words) -> str:

@@ -186,9 +186,19 @@ def scan_prepared(prepared: PreparedImage, model: ScanModel, context: ScanContex
 
 def _changes(adjusted: tuple[str, ...], righted: Correction) -> tuple[str | None, str | None]:
     """The result's correction code and message: what intake changed, then what the gate put right."""
-    codes = [*adjusted, righted.code]
-    sentences = [SENTENCES[code] for code in adjusted] + ([righted.sentence] if righted.needed else [])
-    return "+".join(code for code in codes if code) or None, " ".join(sentences) or None
+    code = "+".join(code for code in [*adjusted, righted.code] if code) or None
+    return code, describe_correction(code)
+
+
+def describe_correction(code: str | None, gettext: Callable[[str], str] = str) -> str | None:
+    """What a result's correction code says was changed before scanning, in plain words (the stored message
+    in English; `gettext` gives it in another language); None when nothing was changed."""
+    steps = (code or "").split("+")
+    sentences = [gettext(SENTENCES[step]) for step in steps if step in SENTENCES]
+    righted = Correction.from_code(code)
+    if righted.needed:
+        sentences.append(righted.describe(gettext))
+    return " ".join(sentences) or None
 
 
 def scan_file(path: Path, model: ScanModel, context: ScanContext = ScanContext()) -> ScanResult:

@@ -106,3 +106,20 @@ def test_the_language_option_is_checked_and_only_applies_to_a_report(tmp_path, m
     alone = CliRunner().invoke(main, ["scan", "--samples", "--language", "fr"])
     assert alone.exit_code == 2 and "--report" in alone.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_what_was_changed_before_scanning_reads_the_same_as_the_stored_message_and_translates():
+    from edge_app.intake.adjustments import FULL_RANGE, SENTENCES
+    from edge_app.language import translator
+    from edge_app.scan.scanner import describe_correction
+
+    upside_down = "The X-ray was upside down; it was put right before scanning."
+    assert describe_correction(None) is None
+    assert describe_correction(FULL_RANGE) == SENTENCES[FULL_RANGE]  # an intake change alone, no gate turn
+    assert describe_correction(f"{FULL_RANGE}+rotate_180") == f"{SENTENCES[FULL_RANGE]} {upside_down}"
+    french = describe_correction(f"{FULL_RANGE}+rotate_180+invert", translator("fr").gettext)
+    assert french.startswith("La fenêtre enregistrée dans le DICOM")
+    assert french.endswith(
+        "La radiographie était à l'envers et en négatif (blanc et noir inversés) ; "
+        "elle a été remise dans le bon sens avant l'analyse."
+    )
