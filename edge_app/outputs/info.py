@@ -31,6 +31,9 @@ def describe(model: ScanModel) -> dict:
         "labels": list(model.labels),
         "runtime": runtime.name,
         "runtime_version": runtime.version,
+        "kernels": model.classifier.kernel_path,
+        "runtime_verified": model.runtime_verified,
+        "runtime_check": model.runtime_check.detail if model.runtime_check else None,
         "data_dir": str(data_dir()),
         "history_db": str(history_path()),
         "metadata": model.metadata,
@@ -47,6 +50,10 @@ def _metric_line(name: str, metrics: dict) -> str | None:
     return f"  {name}: {metrics[name]:.3f}{interval}"
 
 
+def _runtime_verdict(verified: bool | None) -> str:
+    return {True: "yes", False: "NO, results are marked runtime_verified: false"}.get(verified, "not checked")
+
+
 def format_description(description: dict) -> str:
     """Plain text for people; the JSON form has the same facts."""
     lines = [
@@ -59,7 +66,8 @@ def format_description(description: dict) -> str:
         f"score 50 at the threshold, uncertain from {50 - description['uncertain_margin']} "
         f"to {50 + description['uncertain_margin']}",
         f"Labels:       {', '.join(description['labels'])}",
-        f"Runtime:      {description['runtime']} {description['runtime_version']}",
+        f"Runtime:      {description['kernels']}",
+        f"Same numbers: {_runtime_verdict(description['runtime_verified'])} ({description['runtime_check']})",
         f"X-ray gate:   {description['gate_sha256'] or 'none'} (refuses non-chest-X-rays, rights turned ones)",
         f"History:      {description['history_db']}",
     ]

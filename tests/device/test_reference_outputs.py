@@ -117,3 +117,11 @@ def test_an_old_history_gains_the_runtime_verified_column_and_keeps_its_rows(tmp
         ("old.jpeg", None),
         ("/images/a.jpeg", False),
     ]
+
+
+def test_info_names_the_kernel_path_and_whether_it_reproduces_the_build(home, monkeypatch):
+    described = json.loads(run("info", "--format", "json").stdout)
+    assert described["runtime_verified"] is True and "XNNPACK delegate" in described["kernels"]
+    monkeypatch.setenv(OP_RESOLVER_ENV, WITHOUT_XNNPACK)
+    text = run("info").stdout
+    assert "built-in kernels without XNNPACK" in text and "Same numbers: NO" in text
