@@ -13,7 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,6 @@ from benchmarks.scaling import DEFAULT_BATCH_SIZES, DEFAULT_WIDTHS
 from benchmarks.variants import Variant, resolve_variants
 from edge_app.files import sha256_hex
 from lab import external
-from lab.config import config_dict
 from lab.loading import load_examples
 from lab.portable_paths import portable
 
@@ -172,7 +171,7 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
     return portable(
         {
             "machine": machine,
-            "config": config_dict(config),
+            "config": asdict(config),
             "data": {
                 "labelled": {
                     "source": str(config.splits or config.data),

@@ -153,6 +153,7 @@ def test_results_record_paths_relative_to_the_repository(tiny_results):
     config, results = tiny_results
     assert results["data"]["labelled"]["source"] == "tests/fixtures/chest_xray"
     assert results["config"]["data"] == "tests/fixtures/chest_xray"
+    assert results["config"]["out"].startswith("$TMPDIR/") and results["config"]["quantized"].startswith("$TMPDIR/")
     assert all(v["path"].startswith("$TMPDIR/") for v in results["variants"])
     text = json.dumps(results) + markdown(results)
     assert f"{ROOT}/" not in text and f"{tempfile.gettempdir()}/" not in text
