@@ -70,7 +70,7 @@ def calibrate():
     from edge_app.site.calibration import check_target
 
     try:
-        target = check_target(float(request.form.get("target", "0.95")))
+        target = check_target(float(request.form.get("target", "0.95").replace(",", ".")))  # 0,95 in French
     except ValueError as exc:
         return site_page({"problem": str(exc)}, 400)
     folder = upload_root(current_app.extensions["pneumoscan"].data_folder) / f"calibration-{secrets.token_hex(8)}"
