@@ -47,18 +47,22 @@ def model_file(model_id: str) -> Path:
 
 def read_state() -> ActiveState:
     path = models_dir() / ACTIVE_FILE
-    if not path.is_file():
+    if not path.exists():
         return ActiveState()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        state = ActiveState(str(data["active"]), tuple(str(item) for item in data.get("previous", [])))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        data = json.loads(read_regular_file(path, 1024 * 1024, what="a record of the active model"))
+        previous = data.get("previous", [])
+        if not isinstance(previous, list):
+            raise TypeError(f"'previous' is a {type(previous).__name__}, not a list")
+        state = ActiveState(str(data["active"]), tuple(str(item) for item in previous))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ActivePointerDamaged(
             f"{path}: the record of the active model is damaged ({exc}). "
             "Install a model package again, or delete this file to go back to the built-in model."
         ) from exc
-    if "/" in state.active or "\\" in state.active or state.active.startswith("."):
-        raise ActivePointerDamaged(f"{path}: names an invalid model {state.active!r}.")
+    for model_id in (state.active, *state.previous):
+        if "/" in model_id or "\\" in model_id or model_id.startswith(".") or not model_id:
+            raise ActivePointerDamaged(f"{path}: names an invalid model {model_id!r}.")
     return state
 
 
@@ -82,13 +86,19 @@ def active_model_path() -> Path | None:
     return path
 
 
-def signed_by(model_id: str) -> str | None:
-    """The id of the key that signed an installed model, from its install record; None if unknown."""
+def read_install_record(model_id: str) -> dict | None:
+    """An installed model's install record; None when it is missing, damaged or not a regular file."""
     try:
         record = json.loads(read_regular_file(models_dir() / model_id / INSTALL_RECORD, 1024 * 1024))
     except (OSError, ValueError, RecursionError):  # NotARegularFile is a ValueError
         return None
-    return str(record["signed_by"]) if isinstance(record, dict) and "signed_by" in record else None
+    return record if isinstance(record, dict) else None
+
+
+def signed_by(model_id: str) -> str | None:
+    """The id of the key that signed an installed model, from its install record; None if unknown."""
+    record = read_install_record(model_id) or {}
+    return str(record["signed_by"]) if "signed_by" in record else None
 
 
 def _refuse_if_revoked(model_id: str) -> None:

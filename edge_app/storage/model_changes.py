@@ -42,7 +42,7 @@ def read_changes() -> list[dict]:
     for number, line in enumerate(changes_path().read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         try:
             change = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             change = None
         changes.append(change if isinstance(change, dict) else {"event": "damaged line", "line": str(number)})
     return changes

@@ -40,6 +40,7 @@ from edge_app.storage.active_model import (
     ActiveState,
     model_file,
     models_dir,
+    read_install_record,
     read_state,
     write_state,
 )
@@ -222,10 +223,7 @@ def model_metadata(model_id: str) -> dict | None:
 def installed_record(model_id: str) -> dict:
     if model_id == BUILT_IN:
         return {"model_version": N_("shipped with this PneumoScan"), "package": str(DEFAULT_MODEL)}
-    try:
-        return json.loads((models_dir() / model_id / INSTALL_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"model_version": N_("unknown (install record missing)")}
+    return read_install_record(model_id) or {"model_version": N_("unknown (install record missing)")}
 
 
 def model_sha256(model_id: str) -> str:

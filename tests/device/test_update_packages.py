@@ -7,6 +7,7 @@ and leaves the active model exactly as it was.
 from __future__ import annotations
 
 import json
+import os
 import struct
 import tracemalloc
 import zipfile
@@ -23,8 +24,11 @@ from edge_app.updates.signing import key_id
 from quantize.signed_package import load_private_key, package_files
 from tests.device import test_model_packages as packages
 from tests.device.test_model_packages import device_state, package, run, variant_model
+from tests.device.test_scan import GOOD_IMAGES
+from tests.device.test_update_signing import no_hang as _no_hang
 
 keys, device = packages.keys, packages.device  # a device that trusts a freshly made release key
+no_hang = _no_hang  # a read that never returns fails the test instead of stopping the suite
 MB = 1024 * 1024
 
 
@@ -289,3 +293,54 @@ def test_signed_metadata_of_the_wrong_shape_is_refused(case, device, keys, tmp_p
     assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
     assert "(incompatible)" in refused.output
     assert device_state(device) == before
+
+
+def _installed(device: Path, keys: Path, tmp_path: Path) -> Path:
+    """The folder of a model installed from a package."""
+    assert (
+        run(edge_scan, "model", "install", package(variant_model(tmp_path / "m"), keys, tmp_path / "m.pnsm")).exit_code
+        == 0
+    )
+    return next(p for p in (device / "models").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _deep_file(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.write_bytes(_deep(100_000))
+
+
+def _pipe(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize("damage", [_deep_file, _pipe], ids=["nested 100000 deep", "a pipe"])
+def test_update_records_on_the_device_that_are_damaged_end_with_a_reason(damage, device, keys, tmp_path, no_hang):
+    folder = _installed(device, keys, tmp_path)
+    damage(folder / "installed.json")
+    listed = run(edge_scan, "model", "list")
+    assert listed.exit_code == 0 and "install record missing" in listed.output
+    damage(device / "models" / "changes.jsonl")
+    changes = run(edge_scan, "model", "changes")
+    assert changes.exit_code == 0 and isinstance(changes.exception, type(None)), changes.output
+    damage(device / "models" / "active.json")
+    scanned = run(edge_scan, "scan", GOOD_IMAGES[0], "--no-history")
+    assert scanned.exit_code == 2 and isinstance(scanned.exception, SystemExit), scanned.output
+
+
+@pytest.mark.parametrize(
+    "pointer",
+    [
+        {"active": "built-in", "previous": ["../../outside"]},
+        {"active": "..", "previous": []},
+        {"active": "", "previous": []},
+        {"active": "built-in", "previous": "built-in"},
+        ["built-in"],
+    ],
+    ids=repr,
+)
+def test_an_active_model_record_naming_paths_outside_the_models_folder_is_refused(pointer, device):
+    (device / "models").mkdir(exist_ok=True)
+    (device / "models" / "active.json").write_text(json.dumps(pointer))
+    rolled = run(edge_scan, "model", "rollback")
+    assert rolled.exit_code == 1 and "active.json" in rolled.output, rolled.output
