@@ -70,6 +70,7 @@ DICOM_REASONS = (
     CORRUPT_DICOM,
 )
 
+# Translators: why an image got no result, shown after "Not scanned:"; short, plain words.
 _EXPLAINED: dict[str, str] = {
     NOT_FOUND: N_("no such file, or a link to a file that was moved"),
     NOT_A_FILE: N_("a folder, pipe, device or socket, not an image file (never read)"),
@@ -100,6 +101,7 @@ _EXPLAINED: dict[str, str] = {
     INFERENCE_FAILED: N_("the model failed on this image: a fault of the device, not of the image"),
 }
 
+# Translators: the health worker's next step for an image that got no result; one short sentence.
 _WHAT_TO_DO: dict[str, str] = {
     NOT_FOUND: N_("Check the file name, or choose the file again."),
     NOT_A_FILE: N_("Choose an X-ray image file, not a folder."),

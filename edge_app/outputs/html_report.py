@@ -114,6 +114,7 @@ def _data_uri(png: bytes) -> str:
 def verdict_words(result: ScanResult, gettext: Callable[[str], str] = str) -> tuple[str, str]:
     """(sentence, css class) a health worker reads first, in the language `gettext` translates to."""
     if result.label == POSITIVE_LABEL:
+        # Translators: the printed slip's verdicts start with the headline words the screen shows.
         return gettext("PNEUMONIA suspected: refer the child to a clinician today."), "refer"
     if result.uncertain:
         return gettext("Uncertain: the score is close to the threshold. Refer the child to a clinician."), "refer"

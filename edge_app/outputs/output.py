@@ -83,6 +83,7 @@ def csv_cell(value: object) -> object:
 def verdict(record: dict, gettext: Callable[[str], str] = str) -> str:
     """The plain-words result of one record; `gettext` translates it (English, the CLI's words, when left out)."""
     if record["status"] == REJECTED:
+        # Translators: a result's headline; REFER means send the child to a clinician (PCIME/AIDI: référer, referir).
         return gettext("NOT SCANNED")
     if record["status"] != OK:
         return gettext("ERROR")
@@ -91,6 +92,7 @@ def verdict(record: dict, gettext: Callable[[str], str] = str) -> str:
             return gettext("PNEUMONIA suspected - REFER (uncertain)")
         return gettext("PNEUMONIA suspected - REFER")
     label = gettext(record["label"])
+    # Translators: {label} is the translated NORMAL; the score is close to the threshold, so refer anyway.
     return gettext("{label}? uncertain - REFER").format(label=label) if record["uncertain"] else label
 
 
