@@ -118,3 +118,33 @@ def test_a_health_worker_screens_a_child_in_the_browser(running_app, tmp_path):
     for_the_app = [r["url"] for r in requests_in_net_log(net_log) if made_for_the_app(r, running_app)]
     assert f"{running_app}static/app.css" in for_the_app, "the net log recorded none of the app's requests"
     assert sorted(url for url in for_the_app if urlsplit(url).netloc != origin) == []
+
+
+def test_a_screening_can_be_done_by_keyboard_alone(running_app):
+    from playwright.sync_api import expect, sync_playwright
+
+    def tab_to(page, element_id: str) -> None:
+        for _ in range(20):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == element_id:
+                return
+        raise AssertionError(f"Tab never reached #{element_id}")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 360, "height": 740}, locale="en-US")
+        page.goto(running_app)
+        tab_to(page, "operator")
+        page.keyboard.type("Fatou")
+        tab_to(page, "patient_id")
+        page.keyboard.type("P-0077")
+        tab_to(page, "images")
+        page.locator(":focus").set_input_files([FIXTURE_XRAY])  # the file dialog itself is the system's
+        tab_to(page, "heatmaps")
+        page.keyboard.press("Space")  # untick: faster
+        page.keyboard.press("Tab")
+        expect(page.locator(":focus")).to_have_text("Scan")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("link", name="Print referral slip")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Patient ID: P-0077 · Operator: Fatou").first).to_be_visible()
+        browser.close()
