@@ -32,7 +32,9 @@ import click
 
 from benchmarks.child import run_child
 from benchmarks.scan_speed import batch_folder, edge_scan_command, image_near_width
+from edge_app.files import atomic_write_text
 from edge_app.storage.paths import HOME_ENV
+from lab.portable_paths import portable
 
 TARGETS = {"start_to_first_page_s": 1.0, "server_vs_cli_per_image": 1.5, "upload_50_peak_rss_mb": 150.0}
 PAGE_WEIGHT_TARGET_KB = 200.0
@@ -194,9 +196,9 @@ def main(images: Path, runs: int, out: Path | None) -> None:
     if not found:
         raise click.UsageError(f"No JPEG images in {images}.")
     result = app_targets(found, runs, log=lambda message: click.echo(message, err=True))
-    text = json.dumps(result, indent=2)
+    text = json.dumps(portable(result), indent=2)  # committed and read elsewhere: paths relative to the repository
     if out is not None:
-        out.write_text(text + "\n", encoding="utf-8")
+        atomic_write_text(out, text + "\n")
     click.echo(text)
 
 

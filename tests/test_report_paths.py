@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from benchmarks import site_calibration
+from benchmarks import app_speed, site_calibration
 from lab.portable_paths import portable, portable_path, portable_text, repository_root
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +92,14 @@ def test_site_calibration_benchmark_records_its_data_relative_to_the_repository(
     text = out.read_text()
     assert json.loads(text)["data"] == "tests/fixtures/chest_xray/train"
     assert machine_paths(text) == [] and machine_paths(result.output) == []
+
+
+def test_app_benchmark_records_its_image_relative_to_the_repository(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "app_speed.json"
+    images = ROOT / "tests" / "fixtures" / "chest_xray" / "train" / "NORMAL"
+    result = CliRunner().invoke(app_speed.main, ["--images", str(images), "--runs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert json.loads(text)["image"].startswith("tests/fixtures/chest_xray/train/NORMAL/")
+    assert machine_paths(text) == []
