@@ -478,8 +478,9 @@ def calibrate(
 
     Picks the highest threshold that still catches the target share of the site's
     pneumonia images, compares it with the model's own, and saves it as the site
-    profile that every scan then uses. Refused (exit 1, nothing changed) when the
-    images are too few to back the claim. Exit 2 for usage errors.
+    profile that every scan then uses. Copies of one X-ray (exact, or nearly) count
+    once. Refused (exit 1, nothing changed) when the different images or children are
+    too few to back the claim. Exit 2 for usage errors, or a site profile that cannot be read.
     """
     from edge_app.cli import calibrate as calibrate_command
 
