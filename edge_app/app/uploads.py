@@ -53,13 +53,13 @@ def request_class(data_folder: Path) -> type[Request]:
 
 def _suffix(head: bytes, label: str) -> str | None:
     """The type the content shows, or None when it is not a supported X-ray format."""
-    from edge_app.intake.dicom_input import has_dicom_preamble  # numpy: imported at the first upload, not at start
+    from edge_app.intake.dicom_input import looks_like_dicom  # numpy: imported at the first upload, not at start
 
     for signature, suffix in _SIGNATURES:
         if head.startswith(signature):
             return suffix
-    if has_dicom_preamble(head) or label.lower().endswith(".dcm"):
-        return ".dcm"  # a DICOM without preamble is known only by its name, as edge-scan does
+    if looks_like_dicom(head) or label.lower().endswith(".dcm"):
+        return ".dcm"  # with or without its preamble, as edge-scan knows a DICOM
     return None
 
 

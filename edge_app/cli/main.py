@@ -243,8 +243,9 @@ def scan(
     and "uncertain - REFER" when the score is close to the threshold.
     DICOM needs the extra: pip install "pneumoscan[dicom]".
 
-    Exit status: 0 every image scanned; 1 some image not scanned (see its reason);
-    2 nothing could start (usage, model or history); 4 the disk is full.
+    Exit status: 0 every image scanned; 1 some image not scanned (see its reason), or a
+    folder entry that may hold X-rays left out (listed); 2 nothing could start (usage, model
+    or history); 4 the disk is full.
     """
     from edge_app.outputs.clinic_outputs import ClinicOutputs
     from edge_app.outputs.output import scan_writer
@@ -254,7 +255,7 @@ def scan(
 
     if language is not None and report is None:
         raise click.UsageError("--language sets the language of the --report page: add --report FILE.html.")
-    files, from_folders = _files_to_scan(paths, samples, recursive)
+    files, from_folders, missed = _files_to_scan(paths, samples, recursive)
     model = _load_model(model_path, threshold, site=True, allow_unverified=allow_unverified)
     db = None if no_history else _open_history()
     record = None if db is None else (lambda result: history.record(db, result))
@@ -274,22 +275,40 @@ def scan(
         db.close()
         if fmt == "table":
             click.echo(f"Saved in the scan history ({history_path()}).", err=True)
-    sys.exit(0 if all_ok else 1)
+    sys.exit(0 if all_ok and not missed else 1)
 
 
-def _files_to_scan(paths: tuple[Path, ...], samples: bool, recursive: bool) -> tuple[list[Path], bool]:
-    """The image files named, and those found in the folders named; and whether any folder was named."""
+def _files_to_scan(paths: tuple[Path, ...], samples: bool, recursive: bool) -> tuple[list[Path], bool, bool]:
+    """The image files named, and those found in the folders named; whether any folder was named; and
+    whether an entry that may hold X-rays was left out (said on stderr, with the other entries left out)."""
     from edge_app.package_data import SAMPLES_DIR
-    from edge_app.scan.scanner import collect_images
+    from edge_app.scan.scanner import find_images
 
     inputs = list(paths) + ([SAMPLES_DIR] if samples else [])
     if not inputs:
         raise click.UsageError("Give at least one image file or folder to scan (or --samples).")
-    files = collect_images(inputs, recursive=recursive)
-    if not files:
+    found = find_images(inputs, recursive=recursive)
+    _say_skipped(found.skipped)
+    if not found.files:
         hint = "" if recursive else " (add --recursive to look in subfolders)"
         raise click.UsageError(f"No JPEG or PNG images found in {', '.join(map(str, inputs))}{hint}.")
-    return files, any(path.is_dir() for path in inputs)
+    missed = any(entry.may_hold_xrays for entry in found.skipped)
+    return found.files, any(path.is_dir() for path in inputs), missed
+
+
+def _say_skipped(skipped: list) -> None:
+    """Each entry that may hide X-rays on its own line; the files that are no images, counted."""
+    from edge_app.outputs.output import printable
+    from edge_app.scan.scanner import display_path
+
+    others = [entry for entry in skipped if not entry.may_hold_xrays]
+    for entry in skipped:
+        if entry.may_hold_xrays:
+            click.echo(f"Not scanned: {printable(display_path(entry.path))}: {entry.reason}.", err=True)
+    if others:
+        names = ", ".join(printable(display_path(entry.path)) for entry in others[:3])
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        click.echo(f"Left out {len(others)} file(s) that are not X-ray images: {names}{more}.", err=True)
 
 
 def _scan_and_print(

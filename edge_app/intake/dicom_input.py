@@ -112,14 +112,24 @@ def has_dicom_preamble(data: bytes) -> bool:
     return data[128:_PREAMBLE_END] == b"DICM"
 
 
+def looks_like_dicom(data: bytes) -> bool:
+    """A DICOM file by its first bytes: the Part 10 preamble, or (older units write none) a dataset that
+    starts at once with a little-endian element of group 0002 or 0008, with an explicit VR or a sane length."""
+    if has_dicom_preamble(data):
+        return True
+    if len(data) < 8 or data[:2] not in (b"\x02\x00", b"\x08\x00"):
+        return False
+    return data[4:6].isalpha() and data[4:6].isupper() or int.from_bytes(data[4:8], "little") < 1 << 16
+
+
 def is_dicom_file(path: Path) -> bool:
-    """Whether a file without a telling name is a DICOM (X-ray units often write names without an extension).
-    DICOMDIR, the index of a DICOM disc, holds no image and is not one."""
+    """Whether a file without a telling name is a DICOM (X-ray units often write names without an extension,
+    or UIDs full of dots). DICOMDIR, the index of a DICOM disc, holds no image and is not one."""
     if path.name.upper() == "DICOMDIR":
         return False
     try:
         with open(path, "rb") as handle:
-            return has_dicom_preamble(handle.read(_PREAMBLE_END))
+            return looks_like_dicom(handle.read(_PREAMBLE_END))
     except OSError:
         return False
 
@@ -163,9 +173,25 @@ def _parse(data: bytes) -> Dataset:
         ) from exc
     _check_inflated_size(data)
     try:
-        return pydicom.dcmread(io.BytesIO(data), force=True)
+        dataset = pydicom.dcmread(io.BytesIO(data), force=True)
     except Exception as exc:  # pydicom raises many types for damaged files
         raise _damaged() from exc
+    _name_the_encoding(dataset)
+    return dataset
+
+
+def _name_the_encoding(dataset: Dataset) -> None:
+    """A DICOM written without file meta (older units) names no transfer syntax, and pydicom decodes no
+    pixels without one: it is uncompressed, in the encoding the dataset was read in."""
+    from pydicom import uid
+
+    dataset.ensure_file_meta()
+    if "TransferSyntaxUID" in dataset.file_meta:
+        return
+    implicit, little = dataset.original_encoding
+    if little is not None:
+        syntax = uid.ImplicitVRLittleEndian if implicit else uid.ExplicitVRLittleEndian
+        dataset.file_meta.TransferSyntaxUID = syntax if little else uid.ExplicitVRBigEndian
 
 
 def _damaged() -> ImageRejected:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from edge_app.scan.ordered_pool import ordered_map
 from edge_app.scoring import classify, threshold_score
 
 SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".dcm"})
-"""File types picked up from folders, besides extension-less DICOM files. JPEG,
+"""File types picked up from folders by name, besides DICOM files known by their first bytes. JPEG,
 PNG and (with the dicom extra) DICOM can be scanned; the others are listed so
 they are reported as unsupported rather than silently skipped."""
 
@@ -51,37 +51,91 @@ def display_path(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", errors="backslashreplace")
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An entry of a scanned folder that was not scanned, and why, in words for the person scanning."""
+
+    path: Path
+    reason: str
+    may_hold_xrays: bool
+    """True for what may hide X-rays (a folder that cannot be read, a link to nothing): the scan then exits 1."""
+
+
+@dataclass
+class FoundImages:
+    files: list[Path] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
 def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
-    """Files named on the command line, plus the image files inside named folders.
+    """The files to scan from files and folders named (see `find_images`), without the skipped entries."""
+    return find_images(paths, recursive).files
+
+
+def find_images(paths: Iterable[Path], recursive: bool = True) -> FoundImages:
+    """Files named on the command line, plus the image and DICOM files inside named folders, and every
+    other entry of those folders that was left out, with the reason.
 
     A file named explicitly is always scanned, whatever its name (a text file
-    called x.jpg is then rejected with a reason). Hidden files are skipped.
+    called x.jpg is then rejected with a reason). Links to folders are followed,
+    each folder once (a link back up the tree is not a loop). A file is an image
+    by its name, or a DICOM by its first bytes whatever its name (units write
+    names without an extension, or UIDs full of dots). Hidden files are skipped.
     Each file appears once, in the order given, folders sorted by name.
     """
-    found: list[Path] = []
-    for path in paths:
-        path = Path(path)
+    found = FoundImages()
+    for path in map(Path, paths):
         if path.is_dir():
-            candidates = path.rglob("*") if recursive else path.iterdir()
-            found.extend(
-                sorted(
-                    p
-                    for p in candidates
-                    if p.is_file()  # first: opening a pipe to look for a DICOM preamble would wait forever
-                    and (p.suffix.lower() in SCAN_SUFFIXES or (not p.suffix and is_dicom_file(p)))
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                )
-            )
+            _walk(path, recursive, found, visited=set())
         else:
-            found.append(path)
+            found.files.append(path)
     seen: set[Path] = set()
     unique = []
-    for path in found:
+    for path in found.files:
         key = Path(os.path.realpath(path))  # never raises, even for a link that leads back to itself
         if key not in seen:
             seen.add(key)
             unique.append(path)
-    return unique
+    found.files = unique
+    return found
+
+
+def _walk(folder: Path, recursive: bool, found: FoundImages, visited: set[tuple[int, int]]) -> None:
+    try:
+        info = os.stat(folder)
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as exc:
+        found.skipped.append(Skipped(folder, f"the folder could not be read ({exc.strerror or exc})", True))
+        return
+    if (info.st_dev, info.st_ino) in visited:
+        return  # a folder reached again through a link: its files are already listed
+    visited.add((info.st_dev, info.st_ino))
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if _is(entry.is_dir):
+            if recursive:
+                _walk(path, recursive, found, visited)
+        elif _is(entry.is_file):  # first: opening a pipe to look for a DICOM preamble would wait forever
+            if path.suffix.lower() in SCAN_SUFFIXES or is_dicom_file(path):
+                found.files.append(path)
+            else:
+                found.skipped.append(Skipped(path, "not an image or DICOM file", False))
+        elif path.suffix.lower() in SCAN_SUFFIXES:
+            found.files.append(path)  # a link to nothing, a pipe named x.jpeg: rejected with its reason
+        elif entry.is_symlink():
+            found.skipped.append(Skipped(path, "a link to nothing (what it pointed to was moved or deleted)", True))
+        else:
+            found.skipped.append(Skipped(path, "a pipe, socket or device, not a file (never opened)", False))
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """`DirEntry.is_dir` or `is_file` (links followed); a link that loops or cannot be followed is neither."""
+    try:
+        return test()
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
