@@ -287,13 +287,13 @@ def _files_to_scan(paths: tuple[Path, ...], samples: bool, recursive: bool) -> t
     inputs = list(paths) + ([SAMPLES_DIR] if samples else [])
     if not inputs:
         raise click.UsageError("Give at least one image file or folder to scan (or --samples).")
-    found = find_images(inputs, recursive=recursive)
-    _say_skipped(found.skipped)
-    if not found.files:
+    files, skipped = find_images(inputs, recursive=recursive)
+    _say_skipped(skipped)
+    if not files:
         hint = "" if recursive else " (add --recursive to look in subfolders)"
         raise click.UsageError(f"No JPEG or PNG images found in {', '.join(map(str, inputs))}{hint}.")
-    missed = any(entry.may_hold_xrays for entry in found.skipped)
-    return found.files, any(path.is_dir() for path in inputs), missed
+    missed = any(entry.may_hold_xrays for entry in skipped)
+    return files, any(path.is_dir() for path in inputs), missed
 
 
 def _say_skipped(skipped: list) -> None:

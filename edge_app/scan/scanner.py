@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,18 +61,12 @@ class Skipped:
     """True for what may hide X-rays (a folder that cannot be read, a link to nothing): the scan then exits 1."""
 
 
-@dataclass
-class FoundImages:
-    files: list[Path] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-
-
 def collect_images(paths: Iterable[Path], recursive: bool = True) -> list[Path]:
     """The files to scan from files and folders named (see `find_images`), without the skipped entries."""
-    return find_images(paths, recursive).files
+    return find_images(paths, recursive)[0]
 
 
-def find_images(paths: Iterable[Path], recursive: bool = True) -> FoundImages:
+def find_images(paths: Iterable[Path], recursive: bool = True) -> tuple[list[Path], list[Skipped]]:
     """Files named on the command line, plus the image and DICOM files inside named folders, and every
     other entry of those folders that was left out, with the reason.
 
@@ -83,29 +77,33 @@ def find_images(paths: Iterable[Path], recursive: bool = True) -> FoundImages:
     names without an extension, or UIDs full of dots). Hidden files are skipped.
     Each file appears once, in the order given, folders sorted by name.
     """
-    found = FoundImages()
+    files: list[Path] = []
+    skipped: list[Skipped] = []
     for path in map(Path, paths):
         if path.is_dir():
-            _walk(path, recursive, found, visited=set())
+            _walk(path, recursive, (files, skipped), visited=set())
         else:
-            found.files.append(path)
+            files.append(path)
     seen: set[Path] = set()
     unique = []
-    for path in found.files:
+    for path in files:
         key = Path(os.path.realpath(path))  # never raises, even for a link that leads back to itself
         if key not in seen:
             seen.add(key)
             unique.append(path)
-    found.files = unique
-    return found
+    return unique, skipped
 
 
-def _walk(folder: Path, recursive: bool, found: FoundImages, visited: set[tuple[int, int]]) -> None:
+def _walk(
+    folder: Path, recursive: bool, found: tuple[list[Path], list[Skipped]], visited: set[tuple[int, int]]
+) -> None:
+    """Add the folder's image files to found[0] and what it leaves out to found[1], subfolders in name order."""
+    files, skipped = found
     try:
         info = os.stat(folder)
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as exc:
-        found.skipped.append(Skipped(folder, f"the folder could not be read ({exc.strerror or exc})", True))
+        skipped.append(Skipped(folder, f"the folder could not be read ({exc.strerror or exc})", True))
         return
     if (info.st_dev, info.st_ino) in visited:
         return  # a folder reached again through a link: its files are already listed
@@ -119,15 +117,15 @@ def _walk(folder: Path, recursive: bool, found: FoundImages, visited: set[tuple[
                 _walk(path, recursive, found, visited)
         elif _is(entry.is_file):  # first: opening a pipe to look for a DICOM preamble would wait forever
             if path.suffix.lower() in SCAN_SUFFIXES or is_dicom_file(path):
-                found.files.append(path)
+                files.append(path)
             else:
-                found.skipped.append(Skipped(path, "not an image or DICOM file", False))
+                skipped.append(Skipped(path, "not an image or DICOM file", False))
         elif path.suffix.lower() in SCAN_SUFFIXES:
-            found.files.append(path)  # a link to nothing, a pipe named x.jpeg: rejected with its reason
+            files.append(path)  # a link to nothing, a pipe named x.jpeg: rejected with its reason
         elif entry.is_symlink():
-            found.skipped.append(Skipped(path, "a link to nothing (what it pointed to was moved or deleted)", True))
+            skipped.append(Skipped(path, "a link to nothing (what it pointed to was moved or deleted)", True))
         else:
-            found.skipped.append(Skipped(path, "a pipe, socket or device, not a file (never opened)", False))
+            skipped.append(Skipped(path, "a pipe, socket or device, not a file (never opened)", False))
 
 
 def _is(test: Callable[[], bool]) -> bool:

@@ -58,10 +58,10 @@ def clinic_folder(root: Path) -> Path:
 
 def test_linked_folders_and_dicoms_of_any_name_are_found_once(tmp_path):
     folder = clinic_folder(tmp_path)
-    found = find_images([folder])
-    names = sorted(path.relative_to(folder).as_posix() for path in found.files)
+    files, skipped = find_images([folder])
+    names = sorted(path.relative_to(folder).as_posix() for path in files)
     assert names == ["1.2.840.113619.2.55.3.2831164355.1", "IM000001", "OLDUNIT", "day1/a.jpeg", "linked/b.jpeg"]
-    assert [(entry.path.name, entry.may_hold_xrays) for entry in found.skipped] == [("notes.txt", False)]
+    assert [(entry.path.name, entry.may_hold_xrays) for entry in skipped] == [("notes.txt", False)]
 
 
 def test_every_found_file_is_scanned_including_a_dicom_without_preamble(tmp_path, home):
