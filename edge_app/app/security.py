@@ -17,7 +17,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from flask import Flask, Response, abort, request, session
+from flask import Flask, Response, abort, current_app, request, session
 
 from edge_app.files import atomic_write_bytes
 
@@ -66,6 +66,19 @@ def csrf_token() -> str:
     if CSRF_FIELD not in session:
         session[CSRF_FIELD] = secrets.token_urlsafe(32)
     return session[CSRF_FIELD]
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_host() -> None:
+    """On 127.0.0.1 only this device's own names are served: a web page whose domain an attacker points at
+    127.0.0.1 (DNS rebinding) gets nothing, not even the history export."""
+    if current_app.extensions["pneumoscan"].network:
+        return  # every page needs a login there
+    host = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else request.host[1:].split("]")[0]
+    if host not in LOOPBACK_NAMES:
+        abort(400, description="host")
 
 
 def check_csrf() -> None:
@@ -127,6 +140,7 @@ class LoginLimiter:
 
 
 def install(app: Flask) -> None:
+    app.before_request(check_host)
     app.before_request(check_csrf)
     app.after_request(add_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -370,3 +370,17 @@ def test_an_idle_session_must_log_in_again():
     with client.session_transaction() as session:
         session["seen"] -= 31 * 60
     assert client.get("/scan/new").headers["Location"].startswith("/login")
+
+
+def test_a_page_asked_for_under_another_host_name_is_refused(client):
+    """DNS rebinding: a site whose name resolves to 127.0.0.1 must not read the history through the browser."""
+    assert client.get("/device/history.csv", headers={"Host": "evil.example:8080"}).status_code == 400
+    assert client.get("/history", headers={"Host": "localhost:8080"}).status_code == 200
+
+
+def test_a_malformed_upload_gets_a_message_and_the_server_keeps_serving(client):
+    tokens = form_tokens(client)
+    body = b'--xyz\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n' + tokens["csrf_token"].encode()
+    response = client.post("/scan", data=body, content_type="multipart/form-data; boundary=xyz")
+    assert response.status_code == 400 and "Something went wrong" in response.get_data(as_text=True)
+    assert client.get("/scan/new").status_code == 200
