@@ -384,3 +384,14 @@ def test_a_malformed_upload_gets_a_message_and_the_server_keeps_serving(client):
     response = client.post("/scan", data=body, content_type="multipart/form-data; boundary=xyz")
     assert response.status_code == 400 and "Something went wrong" in response.get_data(as_text=True)
     assert client.get("/scan/new").status_code == 200
+
+
+def test_a_dicom_from_the_xray_machine_is_scanned_with_the_patient_id_it_carries(client):
+    from tests.dicom_factory import cr_dataset, dicom_bytes
+
+    dicom = dicom_bytes(cr_dataset(FIXTURE_XRAY, monochrome1=True))
+    response = post_scan(client, [(io.BytesIO(dicom), "IM0001")], patient_id="")
+    finished_page(client, response.headers["Location"])
+    (row,) = stored_rows()
+    assert row["status"] == "ok" and row["path"] == "IM0001" and row["study_uid"]
+    assert row["patient_id"] == "DCM-0007"  # no ID typed: the DICOM header's, as edge-scan scan does
