@@ -9,24 +9,17 @@ function does when called from Python.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-
-
-def recorded_path(path: Path | str) -> str:
-    """A path as reports, model cards and model metadata record it: relative to the repository (for example
-    ../shared/data/external), so no shipped file carries a folder of the machine it was made on."""
-    return os.path.relpath(Path(path).resolve(), REPOSITORY)
+from lab.portable_paths import portable_path
 
 
 def config_dict(config: Any) -> dict:
     """The dataclass as JSON-ready values (paths as text relative to the repository), for the report files."""
-    return {k: recorded_path(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(config).items()}
+    return {k: portable_path(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(config).items()}
 
 
 def default_of(config_class: type, name: str) -> Any:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.site import dataset, metrics
-from lab.config import recorded_path
 from lab.loading import load_examples
+from lab.portable_paths import portable_path
 
 USE = "reporting and recipe comparison only; never used for fitting, early stopping or threshold choice"
 
@@ -32,7 +32,7 @@ def external_summary(
 ) -> dict:
     """AUC, sensitivity and specificity with 95% CIs at the validation-chosen `threshold`."""
     return {
-        "folder": recorded_path(folder),
+        "folder": portable_path(folder),
         "use": USE,
         "threshold_chosen_on": "internal validation split",
         **metrics.screening_summary(labels, scores, threshold, seed=seed),

@@ -16,7 +16,7 @@ from edge_app.intake.preprocess import preprocess
 from edge_app.reasons import ImageRejected
 from edge_app.scan.ordered_pool import ordered_map
 from edge_app.site.dataset import Example
-from lab.config import recorded_path
+from lab.portable_paths import portable_path
 
 
 def _load_one(example: Example, size: int) -> np.ndarray | str:
@@ -40,7 +40,7 @@ def load_examples(
     results = ordered_map(lambda e: _load_one(e, size), examples, jobs=os.cpu_count() or 1)
     for i, (example, result) in enumerate(zip(examples, results, strict=True), 1):
         if isinstance(result, str):
-            skipped.append({"path": recorded_path(example.path), "reason": result})
+            skipped.append({"path": portable_path(example.path), "reason": result})
         else:
             arrays.append(result)
             labels.append(example.label)

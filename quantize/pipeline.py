@@ -28,7 +28,8 @@ from edge_app.site import dataset
 from edge_app.updates.threshold_figures import score_distribution
 from lab import external
 from lab import tflite_convert as convert
-from lab.config import config_dict, recorded_path
+from lab.config import config_dict
+from lab.portable_paths import portable_path
 from lab.splits import SPLITS_FILE
 from lab.tflite_metadata import build_metadata, embed_metadata
 from quantize import evaluate, pruning, sizes, source
@@ -114,7 +115,7 @@ def quantize(config: QuantizeConfig, log: Callable[[str], None] = lambda m: prin
     report = {
         "config": config_dict(config),
         "source": {
-            "model": recorded_path(inputs.src.path),
+            "model": portable_path(inputs.src.path),
             "sha256": inputs.src.sha256,
             "input_size": inputs.src.input_size,
             "parameters": int(inputs.src.model.count_params()),
@@ -122,8 +123,8 @@ def quantize(config: QuantizeConfig, log: Callable[[str], None] = lambda m: prin
         "model_version": inputs.version,
         "target_sensitivity": inputs.target_sensitivity,
         "data": {
-            "root": recorded_path(inputs.root),
-            "splits_file": recorded_path(inputs.splits_path),
+            "root": portable_path(inputs.root),
+            "splits_file": portable_path(inputs.splits_path),
             "splits": _counts(inputs),
         },
         "keras": keras_eval,
@@ -226,15 +227,15 @@ def _provenance(train_report: dict, config: QuantizeConfig, target: float) -> di
     from lab.keras_env import library_versions
 
     quantize_options = {
-        "model": recorded_path(config.model),
-        "data": recorded_path(config.data) if config.data else None,
+        "model": portable_path(config.model),
+        "data": portable_path(config.data) if config.data else None,
         "sparsity": config.sparsity,
         "epochs": config.epochs,
         "qat_epochs": config.qat_epochs,
         "calibration_images": config.calibration_images,
         "target_sensitivity": target,
         "seed": config.seed,
-        "external": recorded_path(config.external) if config.external else None,
+        "external": portable_path(config.external) if config.external else None,
     }
     return {
         "edge_train": {

@@ -7,14 +7,13 @@ The weights, and so every probability, stay bit-identical: only the embedded met
 split is carved again exactly as edge-train carved it (its recorded seed and fractions); it must give the recorded
 split counts and, through LiteRT, the recorded validation figures, or nothing is written. Then the validation
 score distribution and the reference outputs are added, every absolute path the build recorded is rewritten
-relative to the checkout it was built in (--built-in), and the model, its .sha256, the model card and the
-reports beside it are rewritten atomically.
+relative to the checkout it was built in (--built-in; lab.portable_paths), and the model, its .sha256, the
+model card and the reports beside it are rewritten atomically.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from edge_app.inference.reference_outputs import record_reference_outputs
 from edge_app.inference.runtime import TFLiteClassifier
 from edge_app.site import dataset, metrics
 from edge_app.updates.threshold_figures import score_distribution, threshold_problems
+from lab.portable_paths import portable
 from lab.tflite_metadata import SCHEMA_VERSION, embed_metadata
 from quantize import source
 from quantize.model_card import render_model_card
@@ -38,17 +38,6 @@ _FIGURES = ("n", "n_positive", "confusion", "sensitivity", "specificity", "auc")
 
 class RestampError(Exception):
     """The model cannot be restamped as it is; the message says what differs."""
-
-
-def relative_paths(value, built_in: Path):
-    """`value` with every absolute path string rewritten relative to the checkout `built_in`."""
-    if isinstance(value, dict):
-        return {key: relative_paths(item, built_in) for key, item in value.items()}
-    if isinstance(value, list):
-        return [relative_paths(item, built_in) for item in value]
-    if isinstance(value, str) and os.path.isabs(value):
-        return os.path.relpath(value, built_in)
-    return value
 
 
 def carve_splits(metadata: dict, data: Path) -> dict[str, list[dataset.Example]]:
@@ -92,7 +81,7 @@ def restamp(model_path: Path, data: Path, built_in: Path) -> dict:
     x, labels = source.load_split_arrays(splits, classifier.input_size, ("val",))["val"]
     scores = np.array([classifier.predict(image) for image in x])
     check_figures(metadata, labels, scores)
-    updated = relative_paths(metadata, built_in) | {
+    updated = portable(metadata, built_in) | {
         "schema_version": SCHEMA_VERSION,
         "validation_scores": score_distribution(labels.astype(int).tolist(), scores.tolist()),
         "reference_outputs": record_reference_outputs(classifier, metadata["threshold"]),
@@ -113,7 +102,7 @@ def _rewrite_beside(folder: Path, metadata: dict, built_in: Path) -> None:
     for name in REPORTS:
         report = folder / name
         if report.is_file():
-            rewritten = relative_paths(json.loads(report.read_text(encoding="utf-8")), built_in)
+            rewritten = portable(json.loads(report.read_text(encoding="utf-8")), built_in)
             atomic_write_text(report, json.dumps(rewritten, indent=2) + "\n")
     quantize_report = folder / REPORTS[0]
     variants = None

@@ -17,8 +17,8 @@ from edge_app.inference.reference_outputs import check_reference_outputs
 from edge_app.inference.runtime import TFLiteClassifier
 from edge_app.site import metrics
 from edge_app.updates.threshold_figures import threshold_problems
-from lab.config import REPOSITORY
 from lab.loading import load_examples
+from lab.portable_paths import repository_root
 from quantize.pipeline import VARIANTS
 
 REQUIRED_KEYS = {
@@ -210,7 +210,7 @@ def test_reports_and_metadata_record_paths_relative_to_the_repository(tiny_quant
     recorded = (tiny_quantize_run / "quantize_report.json").read_text()
     recorded += json.dumps(read_metadata((tiny_quantize_run / "pruned_int8.tflite").read_bytes()))
     recorded += (tiny_quantize_run / "model_card.md").read_text()
-    assert str(REPOSITORY) not in recorded and '"/' not in recorded
+    assert str(repository_root()) not in recorded and '"/' not in recorded
     options = read_metadata((tiny_quantize_run / "pruned_int8.tflite").read_bytes())["provenance"]["edge_quantize"]
     assert options["options"]["data"] == "tests/fixtures/chest_xray"
 

@@ -19,8 +19,9 @@ from edge_app.contract import DEFAULT_INPUT_SIZE, LABELS, PREPROCESSING_NAME, PR
 from edge_app.files import atomic_write_text, save_model_atomically
 from edge_app.site import dataset, metrics
 from lab import external
-from lab.config import config_dict, recorded_path
+from lab.config import config_dict
 from lab.loading import load_examples
+from lab.portable_paths import portable_path
 from lab.splits import SPLITS_FILE, write_splits
 
 MODEL_FILE = "model.keras"
@@ -237,7 +238,7 @@ def contract_summary(image_size: int) -> dict:
 
 def data_summary(root: Path, official: dict, splits: dict, skipped: list) -> dict:
     return {
-        "root": recorded_path(root),
+        "root": portable_path(root),
         "official_splits": {name: dataset.count_by_class(items) for name, items in official.items()},
         "splits": {name: dataset.count_by_class(items) for name, items in splits.items()},
         "split_method": "patient-level, duplicates kept together, official train+val pooled; "
