@@ -16,11 +16,15 @@ ADJUSTMENTS_KEY = "pneumoscan_adjustments"
 FULL_RANGE = "full_range"
 """A DICOM's stored window or VOI LUT clipped much of the body to white or black; its full range was used."""
 
+CROPPED_PADDING = "cropped_padding"
+"""Wide uniform bars (letterbox padding) around the X-ray were cut away before it was checked and scanned."""
+
 SENTENCES = {
     FULL_RANGE: N_(
         "The DICOM's stored window turned much of the chest pure white or black, "
         "so the full range of its values was scanned instead; check the picture in the report."
     ),
+    CROPPED_PADDING: N_("Wide plain borders around the X-ray were cut away before it was checked and scanned."),
 }
 
 

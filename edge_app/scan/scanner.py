@@ -24,8 +24,8 @@ from edge_app.intake.adjustments import SENTENCES, adjustments
 from edge_app.intake.decode import decode_input
 from edge_app.intake.dicom_input import is_dicom_file
 from edge_app.intake.image_file import read_image_file
+from edge_app.intake.padding import checked_quality
 from edge_app.intake.preprocess import to_model_input
-from edge_app.intake.quality import check_quality
 from edge_app.reasons import INFERENCE_FAILED, UNREADABLE_FILE, ImageRejected
 from edge_app.record import ERROR, OK, REJECTED, ScanResult, now_utc
 from edge_app.scan.ordered_pool import ordered_map
@@ -170,8 +170,8 @@ def prepare_image(path: Path, input_size: int, keep_image: bool = False) -> Prep
         data = read_image_file(Path(path))
         sha256 = sha256_hex(data)
         image, dicom = decode_input(data, input_size, Path(path).name)
+        image = checked_quality(image)  # without wide padding bars, when only they made it look saturated
         adjusted = adjustments(image)
-        check_quality(image)
         model_input = to_model_input(image, input_size)
         gate_input = to_model_input(image, GATE_INPUT_SIZE)
     except ImageRejected as exc:
