@@ -68,7 +68,14 @@ def reset() -> None:
         )
 
 
-def run(folder: Path | None, labels_csv: Path | None, target: float, operator: str | None, model: ScanModel) -> None:
+def run(
+    folder: Path | None,
+    labels_csv: Path | None,
+    target: float,
+    confidence: float,
+    operator: str | None,
+    model: ScanModel,
+) -> None:
     """Scan the labelled images, print the comparison, and save the profile unless it must be refused.
     Exits 1 when refused, 2 when the profile could not be saved (nothing changed either way)."""
     _check_can_save()
@@ -82,7 +89,7 @@ def run(folder: Path | None, labels_csv: Path | None, target: float, operator: s
     for result in site_scan.rejected:
         click.echo(f"Not scanned, left out: {result.path}: {result.message}", err=True)
     try:
-        profile = calibration.calibrate(site_scan, model, target, operator, str(labels_csv or folder))
+        profile = calibration.calibrate(site_scan, model, target, operator, str(labels_csv or folder), confidence)
     except calibration.CalibrationError as exc:
         raise click.ClickException(f"{exc} Nothing was changed.") from exc
     click.echo(calibration_report.summary(profile))

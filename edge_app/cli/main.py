@@ -85,6 +85,12 @@ def _check_target(value: float) -> float:
     return check_target(value)
 
 
+def _check_confidence(value: float) -> float:
+    from edge_app.site.calibration import check_confidence
+
+    return check_confidence(value)
+
+
 def _checked_patient_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A patient ID as typed, without surrounding spaces; a blank one, or one holding control characters,
     is a mistake that would file the scans under no child or under a garbled name."""
@@ -477,7 +483,14 @@ def info(model_path: Path | None, allow_unverified: bool, fmt: str) -> None:
     type=Checked(_check_target),
     default=0.95,
     show_default=True,
-    help="Share of the site's pneumonia images the new threshold must catch.",
+    help="Share of the site's next children with pneumonia the new threshold must catch.",
+)
+@click.option(
+    "--confidence",
+    type=Checked(_check_confidence),
+    default=0.95,
+    show_default=True,
+    help="How sure the promise about the next children must be.",
 )
 @click.option("--operator", help="Name of the person calibrating, saved in the site profile.")
 @model_option("Calibrate this .tflite model instead of the built-in one.")
@@ -487,6 +500,7 @@ def calibrate(
     folder: Path | None,
     labels_csv: Path | None,
     target_sensitivity: float,
+    confidence: float,
     operator: str | None,
     model_path: Path | None,
     allow_unverified: bool,
@@ -495,11 +509,12 @@ def calibrate(
 ) -> None:
     """Choose this site's threshold from its own labelled X-rays (FOLDER with NORMAL/ and PNEUMONIA/).
 
-    Picks the highest threshold that still catches the target share of the site's
-    pneumonia images, compares it with the model's own, and saves it as the site
-    profile that every scan then uses. Copies of one X-ray (exact, or nearly) count
+    Picks the highest threshold that, with the stated confidence, catches the target
+    share of the site's next children with pneumonia (an order statistic of the
+    children's scores, exact), compares it with the model's own, and saves it as the
+    site profile that every scan then uses. Copies of one X-ray (exact, or nearly) count
     once. Refused (exit 1, nothing changed) when the different images or children are
-    too few to back the claim. Exit 2 for usage errors, or a site profile that cannot be read.
+    too few to back the promise. Exit 2 for usage errors, or a site profile that cannot be read.
     """
     from edge_app.cli import calibrate as calibrate_command
 
@@ -510,7 +525,7 @@ def calibrate(
     if (folder is None) == (labels_csv is None):
         raise click.UsageError("Give either a FOLDER of NORMAL/ and PNEUMONIA/ images or --labels CSV.")
     model = _load_model(model_path, allow_unverified=allow_unverified)
-    calibrate_command.run(folder, labels_csv, target_sensitivity, operator, model)
+    calibrate_command.run(folder, labels_csv, target_sensitivity, confidence, operator, model)
 
 
 @main.command()

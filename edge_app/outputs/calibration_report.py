@@ -7,6 +7,7 @@ The two thresholds are shown side by side, per 100 healthy children, because
 from __future__ import annotations
 
 from edge_app.contract import LABELS
+from edge_app.site import promise
 from edge_app.site.site_profile import SiteProfile
 from edge_app.threshold import ThresholdChoice
 
@@ -60,23 +61,58 @@ def variety_lines(variety: dict | None) -> list[str]:
     return lines
 
 
+def new_children_lines(point: dict | None, name: str, confidence: float) -> list[str]:
+    """What a threshold promises for the next children, in words a health worker can repeat."""
+    children = None if point is None else point.get("children")
+    if children is None or children["sensitivity"]["value"] is None:
+        return []
+    caught, spared = children["sensitivity_at_least"], children["specificity_at_least"]
+    n = children["counts"]
+    return [
+        f"At the {name} {point['threshold']:.3f}, with {confidence:.0%} confidence: out of 100 new children with "
+        f"pneumonia, expect to catch at least {int(100 * caught)}; out of 100 new children without pneumonia, "
+        f"expect at least {int(100 * spared)} not to be called PNEUMONIA "
+        f"(from {n[LABELS[1]]} and {n[LABELS[0]]} children: sensitivity {_rate(children['sensitivity'])}, "
+        f"specificity {_rate(children['specificity'])}).",
+    ]
+
+
+def promise_lines(profile: SiteProfile) -> list[str]:
+    """The promise kept by the site threshold, and how many more children would let it be set higher."""
+    if profile.site_threshold is None or "children" not in profile.site_threshold:
+        return []
+    n = profile.site_threshold["children"]["counts"][LABELS[1]]
+    more = promise.more_for_next_step(n, profile.target_sensitivity, profile.confidence)
+    lines = [
+        "",
+        f"The site threshold is the score of the child ranked "
+        f"{promise.highest_rank(n, profile.target_sensitivity, profile.confidence)} from the lowest among {n} "
+        f"children with pneumonia (each child by their highest score): new children's sensitivity reaches "
+        f"{profile.target_sensitivity:.2f} with {profile.confidence:.0%} confidence, whatever the scores' shape.",
+        *new_children_lines(profile.site_threshold, "site threshold", profile.confidence),
+        *new_children_lines(profile.model_threshold, "model's own threshold", profile.confidence),
+    ]
+    if more is not None:
+        lines.append(
+            f"About {more} more labelled children with pneumonia would let the same promise be kept at a higher "
+            "threshold (fewer healthy children referred), if they score like these."
+        )
+    return lines
+
+
 def summary(profile: SiteProfile) -> str:
     counts = profile.counts
     lines = [
         f"Site calibration on {profile.source}: {counts[LABELS[0]]} {LABELS[0]} and {counts[LABELS[1]]} "
         f"{LABELS[1]} images" + (f" ({counts['rejected']} not scanned, left out)." if counts["rejected"] else "."),
         *variety_lines(profile.variety),
-        f"Target: catch at least {profile.target_sensitivity:.0%} of pneumonia on these images.",
+        f"Target: catch at least {profile.target_sensitivity:.0%} of the next children with pneumonia, "
+        f"with {profile.confidence:.0%} confidence.",
         "",
+        "On these images:",
         *comparison_lines(profile),
+        *promise_lines(profile),
     ]
-    site = profile.site_threshold
-    if site is not None:
-        lines += [
-            "",
-            f"At the site threshold, sensitivity is at least {site['sensitivity_at_least']:.3f} "
-            f"(95% confidence; the floor for activating it is {profile.sensitivity_floor:.2f}).",
-        ]
     return "\n".join(lines)
 
 

@@ -3,17 +3,25 @@
 A model's own threshold was chosen on the images it was trained near; at a new
 site (another X-ray machine, another population) the same threshold can refer
 twice as many healthy children. WHO guidance on computer-aided detection asks
-each site to calibrate on its own labelled images. The threshold chosen here is
-the highest one that still catches the target share of the site's pneumonia
-images, and it is only activated when the images are enough to back that
-claim: see MIN_PER_CLASS and SENSITIVITY_FLOOR.
+each site to calibrate on its own labelled images. The threshold chosen here keeps
+a promise about the site's *next* children: their sensitivity reaches the target
+with the stated confidence (`promise`: an order statistic of the children's
+pneumonia scores, exact and distribution-free). It is only activated when the
+images are enough to back that promise: see MIN_PER_CLASS and SENSITIVITY_FLOOR.
+
+Several images of one child are not independent, so the rule counts children: each
+child's score is the highest of their images. A child is referred when any of their
+X-rays is suspected, so the child's highest score is what decides for that child;
+taking the lowest would instead make every repeat film a separate chance to fail and
+push the threshold down to the faintest film of the set (on the external set: 0.043
+instead of 0.266, specificity 0.69 instead of 0.87). Images of unknown child count as
+one child each.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +33,7 @@ from edge_app.inference.model_store import ScanModel
 from edge_app.record import OK, ScanResult, now_utc
 from edge_app.scan.scanner import prepare_image, scan_prepared
 from edge_app.scoring import classify
-from edge_app.site import metrics, variety
+from edge_app.site import metrics, promise, variety
 from edge_app.site.dataset import DatasetError, list_split, patient_id
 from edge_app.site.site_profile import CalibrationImage, SiteProfile
 from edge_app.threshold import check_threshold
@@ -38,8 +46,8 @@ SENSITIVITY_FLOOR = 0.90
 reach this: the minimum sensitivity of WHO's target product profile for a triage
 test (2014, also used for CAD in TB screening in 2021). Below it the site cannot
 show that the new threshold still catches most pneumonia."""
-CLAIM_LEVEL = 0.95
-MAX_IMAGES_HINT = 100_000
+CONFIDENCE = 0.95
+"""Default confidence of the promise: the level at which a clinical claim is usually made."""
 
 
 SWAPPED = (
@@ -92,10 +100,19 @@ class SiteScan:
 def check_target(value: float) -> float:
     """A target sensitivity the floor can support: above SENSITIVITY_FLOOR, at most 1."""
     floor = SENSITIVITY_FLOOR
-    if not floor < value <= 1.0:  # also false for NaN
+    if not floor < value < 1.0:  # also false for NaN
         raise ValueError(
-            f"{value:g} is not a target this device can back: give a sensitivity above {floor:.2f} and at most 1, "
-            "such as 0.95."
+            f"{value:g} is not a target this device can back: give a sensitivity above {floor:.2f} and under 1 "
+            "(no number of children can promise that every next one is caught), such as 0.95."
+        )
+    return value
+
+
+def check_confidence(value: float) -> float:
+    """A confidence for the promise: at least 0.5 (weaker is a coin toss) and under 1."""
+    if not 0.5 <= value < 1.0:  # also false for NaN
+        raise ValueError(
+            f"{value:g} is not a confidence this device can state: give a value from 0.5 to under 1, such as 0.95."
         )
     return value
 
@@ -157,40 +174,64 @@ def _rate(successes: int, trials: int) -> dict:
     return {"value": successes / trials, "ci95": [low, high]}
 
 
-def operating_point(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
-    """Sensitivity, specificity and referrals at `threshold`, each with its exact 95% interval.
+@dataclass(frozen=True)
+class Scores:
+    """The distinct images' labels (True = PNEUMONIA) and scores, and the child each image is of."""
+
+    labels: np.ndarray
+    probabilities: np.ndarray
+    children: list[str]
+
+    def per_child(self) -> tuple[np.ndarray, np.ndarray]:
+        """One label and score per child and class: the highest score of the child's images (see module doc)."""
+        highest: dict[tuple[bool, str], float] = {}
+        for label, probability, child in zip(self.labels, self.probabilities, self.children, strict=True):
+            key = (bool(label), child)
+            highest[key] = max(highest.get(key, 0.0), float(probability))
+        return np.array([key[0] for key in highest], dtype=bool), np.array(list(highest.values()), dtype=np.float64)
+
+
+def _children_point(scores: Scores, threshold: float, confidence: float) -> dict:
+    """Sensitivity and specificity over children (each by their highest score), as expected for new children."""
+    labels, highest = scores.per_child()
+    counts = metrics.confusion(labels, highest, threshold)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    return {
+        "counts": {LABELS[0]: n_neg, LABELS[1]: n_pos},
+        "sensitivity": _rate(counts["tp"], n_pos),
+        "specificity": _rate(counts["tn"], n_neg),
+        "sensitivity_at_least": promise.sensitivity_at_least(counts["tp"], n_pos, confidence),
+        "specificity_at_least": promise.sensitivity_at_least(counts["tn"], n_neg, confidence),
+    }
+
+
+def operating_point(scores: Scores, threshold: float, confidence: float = CONFIDENCE) -> dict:
+    """Sensitivity, specificity and referrals at `threshold` over the images, each with its exact 95% interval,
+    and over children with the one-sided bounds at `confidence` that a new child can expect.
 
     "Referred" counts what edge-scan does: a child is referred when PNEUMONIA is
     suspected or when the score is in the uncertain band around the threshold.
     """
+    labels, probabilities = scores.labels, scores.probabilities
     counts = metrics.confusion(labels, probabilities, threshold)
     refer = np.array([classify(float(p), threshold, LABELS)[2] for p in probabilities], dtype=bool)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    children = _children_point(scores, threshold, confidence)
     return {
         "threshold": threshold,
         "confusion": counts,
         "sensitivity": _rate(counts["tp"], n_pos),
-        "sensitivity_at_least": metrics.exact_lower_bound(counts["tp"], n_pos, CLAIM_LEVEL) if n_pos else 0.0,
+        "sensitivity_at_least": children["sensitivity_at_least"],
         "specificity": _rate(counts["tn"], n_neg),
         "healthy_called_pneumonia": _rate(counts["fp"], n_neg),
         "healthy_referred": _rate(int((refer & ~labels).sum()), n_neg),
         "pneumonia_referred": _rate(int((refer & labels).sum()), n_pos),
         "referral_rate": _rate(int(refer.sum()), len(labels)),
+        "children": children,
     }
 
 
-def more_positives_needed(n_positive: int, sensitivity: float) -> int | None:
-    """How many more pneumonia images would lift the exact lower bound to the floor, if new images
-    show the same sensitivity as these; None when no number would (sensitivity at or under the floor)."""
-    if sensitivity <= SENSITIVITY_FLOOR:
-        return None
-    for total in range(max(n_positive, 1), MAX_IMAGES_HINT):
-        if metrics.exact_lower_bound(math.floor(sensitivity * total), total, CLAIM_LEVEL) >= SENSITIVITY_FLOOR:
-            return max(total - n_positive, 0)
-    return None
-
-
-def refusal_reasons(n_per_class: dict[str, int], site: dict) -> list[str]:
+def refusal_reasons(n_per_class: dict[str, int], children: int, target: float, confidence: float) -> list[str]:
     """Why this calibration cannot be trusted, in plain sentences; empty when it can."""
     reasons = [
         f"Only {n_per_class[name]} usable {name} images: at least {MIN_PER_CLASS} are needed "
@@ -198,30 +239,26 @@ def refusal_reasons(n_per_class: dict[str, int], site: dict) -> list[str]:
         for name in LABELS
         if n_per_class[name] < MIN_PER_CLASS
     ]
-    if n_per_class[LABELS[1]] == 0:
-        return reasons
-    at_least = site["sensitivity_at_least"]
-    if at_least < SENSITIVITY_FLOOR:
-        sensitivity = site["sensitivity"]["value"]
-        needed = more_positives_needed(n_per_class[LABELS[1]], sensitivity)
-        hint = (
-            f"About {needed} more PNEUMONIA images are needed if they show the same sensitivity ({sensitivity:.3f})."
-            if needed is not None
-            else "More images would not help at this target: choose a higher --target-sensitivity."
-        )
+    needed = promise.children_needed(target, confidence)
+    if n_per_class[LABELS[1]] and children < needed:
         reasons.append(
-            f"With these images the sensitivity at the new threshold is only known to be at least {at_least:.3f} "
-            f"(95% confidence), under the floor of {SENSITIVITY_FLOOR:.2f}. {hint}"
+            f"With {children} children with pneumonia no threshold can promise a sensitivity of {target:.2f} on new "
+            f"children with {confidence:.0%} confidence: at least {needed} are needed (add {needed - children} more), "
+            "or choose a lower --target-sensitivity or --confidence."
         )
     return reasons
 
 
-def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, target: float) -> float:
-    """The highest threshold reaching `target` sensitivity on the site's images; CalibrationError if
-    that is not a usable threshold (the model gives some pneumonia images probability 0)."""
-    threshold = metrics.threshold_for_sensitivity(labels, probabilities, target)
+def choose_threshold(scores: Scores, target: float, confidence: float) -> float | None:
+    """The highest children's score that keeps the promise (`promise.highest_rank`); None when none does.
+    CalibrationError if it is not a usable threshold (the model gives that child probability 0)."""
+    labels, highest = scores.per_child()
+    positives = np.sort(highest[labels])
+    rank = promise.highest_rank(len(positives), target, confidence)
+    if rank is None:
+        return None
     try:
-        return check_threshold(threshold)
+        return check_threshold(float(positives[rank - 1]))
     except ValueError as exc:
         raise CalibrationError(f"No usable threshold reaches sensitivity {target:.2f} on these images: {exc}") from exc
 
@@ -238,21 +275,30 @@ class Evidence:
     refused: list[str]
 
 
-def weigh(labels: np.ndarray, probabilities: np.ndarray, target: float, model_threshold: float) -> Evidence:
+def weigh(scores: Scores, target: float, confidence: float, model_threshold: float) -> Evidence:
     """Choose the site threshold on these scores and measure it, and the model's own, on the same images."""
+    labels, probabilities = scores.labels, scores.probabilities
     counts = {name: int((labels == bool(index)).sum()) for index, name in enumerate(LABELS)}
     refused = [] if counts[LABELS[1]] else [f"No usable {LABELS[1]} images: a threshold cannot be chosen."]
     if counts[LABELS[0]] and counts[LABELS[1]] and metrics.roc_auc(labels, probabilities) < 0.5:
         refused = [SWAPPED]
     threshold = site = None
     if not refused:
-        threshold = choose_threshold(labels, probabilities, target)
-        site = operating_point(labels, probabilities, threshold)
-        refused = refusal_reasons(counts, site)
-    return Evidence(threshold, site, operating_point(labels, probabilities, model_threshold), counts, refused)
+        threshold = choose_threshold(scores, target, confidence)
+        site = None if threshold is None else operating_point(scores, threshold, confidence)
+        children = int(scores.per_child()[0].sum())
+        refused = refusal_reasons(counts, children, target, confidence)
+    return Evidence(threshold, site, operating_point(scores, model_threshold, confidence), counts, refused)
 
 
-def calibrate(site_scan: SiteScan, model: ScanModel, target: float, operator: str | None, source: str) -> SiteProfile:
+def calibrate(
+    site_scan: SiteScan,
+    model: ScanModel,
+    target: float,
+    operator: str | None,
+    source: str,
+    confidence: float = CONFIDENCE,
+) -> SiteProfile:
     """The site profile for these scans (see `build_profile`), each accepted image with its child and, for a copy,
     the image it copies."""
     accepted = site_scan.accepted
@@ -269,17 +315,32 @@ def calibrate(site_scan: SiteScan, model: ScanModel, target: float, operator: st
     ]
     rejected = [{"path": r.path, "reason": r.reason} for r in site_scan.rejected]
     return build_profile(
-        images, rejected, ScannedWith(model.sha256, model.version, model.threshold), target, operator, source
+        images,
+        rejected,
+        ScannedWith(model.sha256, model.version, model.threshold),
+        target,
+        operator,
+        source,
+        confidence,
     )
 
 
-def assess(images: list[CalibrationImage], target: float, model_threshold: float) -> tuple[Evidence, dict]:
-    """The evidence of the different images (one per group of copies) and how varied the set is; a saved
-    profile is checked by assessing its own images again."""
+def scores_of(images: list[CalibrationImage]) -> Scores:
+    """The different images (one per group of copies), each with its child (an unknown child: the image itself)."""
     distinct = [image for image in images if image.copy_of is None]
-    labels = np.array([image.label == LABELS[1] for image in distinct], dtype=bool)
-    probabilities = np.array([image.probability for image in distinct], dtype=np.float64)
-    evidence = weigh(labels, probabilities, target, model_threshold)
+    return Scores(
+        np.array([image.label == LABELS[1] for image in distinct], dtype=bool),
+        np.array([image.probability for image in distinct], dtype=np.float64),
+        [image.child or f"image:{image.sha256}" for image in distinct],
+    )
+
+
+def assess(
+    images: list[CalibrationImage], target: float, model_threshold: float, confidence: float = CONFIDENCE
+) -> tuple[Evidence, dict]:
+    """The evidence of the different images and how varied the set is; a saved profile is checked by assessing
+    its own images again."""
+    evidence = weigh(scores_of(images), target, confidence, model_threshold)
     found = variety.measure(images)
     return dataclasses.replace(evidence, refused=variety.reasons(images, found) + evidence.refused), found
 
@@ -300,6 +361,7 @@ def build_profile(
     target: float,
     operator: str | None,
     source: str,
+    confidence: float = CONFIDENCE,
 ) -> SiteProfile:
     """The chosen threshold and the evidence behind it, with every image's score so the figures can be
     recomputed from the profile alone.
@@ -307,10 +369,11 @@ def build_profile(
     `refused` lists why it must not be activated (empty when it may be).
     The model's own threshold is measured on the same images, so the two can be compared.
     """
-    evidence, found = assess(images, target, model.threshold)
+    evidence, found = assess(images, target, model.threshold, confidence)
     return SiteProfile(
         threshold=evidence.threshold,
         target_sensitivity=target,
+        confidence=confidence,
         sensitivity_floor=SENSITIVITY_FLOOR,
         created_at=now_utc(),
         operator=operator,

@@ -31,9 +31,14 @@ def problems(profile: SiteProfile, model_threshold: float | None = None) -> list
         return ["it was saved by an earlier PneumoScan without each image's score, so its figures cannot be checked"]
     if profile.checksum != content_checksum(profile.to_dict()):
         return ["it was changed after calibration (its content no longer matches its checksum)"]
+    if profile.format < 3:
+        return [
+            "it was chosen by an earlier rule that made no promise about new children (it often missed the target "
+            "on them)"
+        ]
     try:
         evidence, variety = calibration.assess(
-            list(profile.images), profile.target_sensitivity, profile.model_threshold["threshold"]
+            list(profile.images), profile.target_sensitivity, profile.model_threshold["threshold"], profile.confidence
         )
     except calibration.CalibrationError as exc:
         return [f"its scores do not give a threshold ({exc})"]

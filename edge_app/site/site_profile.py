@@ -31,9 +31,11 @@ from edge_app.threshold import check_threshold
 
 PROFILE_FILE = "site_profile.json"
 ARCHIVE_DIR = "site_profiles"
-PROFILE_FORMAT = 2
+PROFILE_FORMAT = 3
 """1: written before per-image scores were kept (still read, but its figures cannot be checked);
-2: every image's score and a checksum of the whole profile."""
+2: every image's score and a checksum of the whole profile; 3: the threshold keeps a promise about new children
+at a stated confidence (`edge_app.site.promise`), with the figures per child."""
+DEFAULT_CONFIDENCE = 0.95
 RATES = (
     "sensitivity",
     "specificity",
@@ -80,6 +82,8 @@ class SiteProfile:
     model_threshold: dict
     images: tuple[CalibrationImage, ...]
     operator: str | None = None
+    confidence: float = DEFAULT_CONFIDENCE
+    """How sure the promise is that new children's sensitivity reaches the target (format 3)."""
     rejected: tuple[dict, ...] = ()
     refused: tuple[str, ...] = ()
     variety: dict | None = None
@@ -210,6 +214,7 @@ def parse_profile(data: object) -> SiteProfile:
         model_threshold=_operating_point(data, "model_threshold"),
         images=tuple(_image(entry, n) for n, entry in enumerate(_field(data, "images", (list,)))),
         operator=_field(data, "operator", (str, type(None))) if "operator" in data else None,
+        confidence=_field(data, "confidence", (int, float)) if "confidence" in data else DEFAULT_CONFIDENCE,
         rejected=tuple(_field(data, "rejected", (list,))) if "rejected" in data else (),
         variety=_field(data, "variety", (dict, type(None))) if "variety" in data else None,
         format=fmt,

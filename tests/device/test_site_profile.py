@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from edge_app.cli.main import main
 from edge_app.inference.model_store import load_model
+from edge_app.site import site_profile
 from edge_app.site.site_profile import content_checksum
 from tests.device.test_scan import GOOD_IMAGES
 from tests.site_profiles import consistent_profile
@@ -67,7 +68,8 @@ HAND_EDITS = [
     ("counts.NORMAL", 600),
     ("images.60.probability", 0.9),
     ("images.3.label", "PNEUMONIA"),
-    ("target_sensitivity", 0.95),
+    ("target_sensitivity", 0.97),
+    ("confidence", 0.9),
     ("checksum", "0" * 64),
 ]
 
@@ -92,12 +94,10 @@ def test_a_threshold_and_all_its_figures_edited_together_are_still_refused(home,
     from edge_app.site import calibration
 
     data = saved(shipped_model)
-    labels = [image["label"] == "PNEUMONIA" for image in data["images"]]
-    scores = [image["probability"] for image in data["images"]]
-    import numpy as np
+    profile = site_profile.parse_profile(data)
 
     data["threshold"] = 0.99
-    data["site_threshold"] = calibration.operating_point(np.array(labels), np.array(scores), 0.99)
+    data["site_threshold"] = calibration.operating_point(calibration.scores_of(list(profile.images)), 0.99)
     data["checksum"] = content_checksum(data)
     write(home, data)
     scanned, warnings = scanned_threshold()
