@@ -85,6 +85,9 @@ def _check_target(value: float) -> float:
     return check_target(value)
 
 
+CONFIDENCE_HELP = "How sure the promise about the next children must be."
+
+
 def _check_confidence(value: float) -> float:
     from edge_app.site.calibration import check_confidence
 
@@ -485,13 +488,7 @@ def info(model_path: Path | None, allow_unverified: bool, fmt: str) -> None:
     show_default=True,
     help="Share of the site's next children with pneumonia the new threshold must catch.",
 )
-@click.option(
-    "--confidence",
-    type=Checked(_check_confidence),
-    default=0.95,
-    show_default=True,
-    help="How sure the promise about the next children must be.",
-)
+@click.option("--confidence", type=Checked(_check_confidence), default=0.95, show_default=True, help=CONFIDENCE_HELP)
 @click.option("--operator", help="Name of the person calibrating, saved in the site profile.")
 @model_option("Calibrate this .tflite model instead of the built-in one.")
 @click.option("--show", is_flag=True, help="Show the threshold scans use now and the active site profile, and stop.")
