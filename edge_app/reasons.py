@@ -44,6 +44,13 @@ NO_PIXEL_DATA = "no_pixel_data"
 NO_DECODER = "no_decoder"
 NOT_GRAYSCALE = "not_grayscale"
 CORRUPT_DICOM = "corrupt_dicom"
+# Rejected while straightening a phone photo of a film (edge_app.intake.film_photo).
+PHOTO_SUPPORT_MISSING = "photo_support_missing"
+FILM_NOT_FOUND = "film_not_found"
+FILM_CUT_OFF = "film_cut_off"
+PHOTO_TOO_DARK = "photo_too_dark"
+PHOTO_GLARE = "photo_glare"
+PHOTO_TOO_BLURRED = "photo_too_blurred"
 
 # Status error (edge_app.scan.scanner).
 UNREADABLE_FILE = "unreadable_file"
@@ -54,6 +61,8 @@ INFERENCE_FAILED = "inference_failed"
 
 DICOM_INSTALL_HINT = 'pip install "pneumoscan[dicom]"'
 """The command that adds DICOM support to a device install."""
+PHOTO_INSTALL_HINT = 'pip install "pneumoscan[photo]"'
+"""The command that adds support for phone photos of films to a device install."""
 
 FILE_REASONS = (NOT_FOUND, NOT_A_FILE, FILE_TOO_LARGE)
 DECODING_REASONS = (EMPTY_FILE, NOT_AN_IMAGE, UNSUPPORTED_FORMAT, CORRUPT_IMAGE, DECOMPRESSION_BOMB, ANIMATED_IMAGE)
@@ -69,6 +78,8 @@ DICOM_REASONS = (
     NOT_GRAYSCALE,
     CORRUPT_DICOM,
 )
+PHOTO_REASONS = (PHOTO_SUPPORT_MISSING, FILM_NOT_FOUND, FILM_CUT_OFF, PHOTO_TOO_DARK, PHOTO_GLARE, PHOTO_TOO_BLURRED)
+_INSTALL_HINTS = {PHOTO_SUPPORT_MISSING: PHOTO_INSTALL_HINT}
 
 # Translators: why an image got no result, shown after "Not scanned:"; short, plain words.
 _EXPLAINED: dict[str, str] = {
@@ -97,6 +108,12 @@ _EXPLAINED: dict[str, str] = {
     NO_DECODER: N_("a DICOM compressed in a way no installed decoder can read"),
     NOT_GRAYSCALE: N_("a DICOM holding a colour image, not a radiograph"),
     CORRUPT_DICOM: N_("the DICOM file is damaged or truncated"),
+    PHOTO_SUPPORT_MISSING: N_("a photo of a film, and photo support is not installed ({install})"),
+    FILM_NOT_FOUND: N_("no whole X-ray film could be found in the photo"),
+    FILM_CUT_OFF: N_("the film runs off the edge of the photo: part of the chest may be missing"),
+    PHOTO_TOO_DARK: N_("the photo of the film is too dark to see the lungs"),
+    PHOTO_GLARE: N_("a reflection (glare) in the photo covers part of the lungs"),
+    PHOTO_TOO_BLURRED: N_("the photo of the film is too blurred to read"),
     UNREADABLE_FILE: N_("the file could not be read (no permission, removed, or a faulty disk or USB stick)"),
     INFERENCE_FAILED: N_("the model failed on this image: a fault of the device, not of the image"),
 }
@@ -128,6 +145,18 @@ _WHAT_TO_DO: dict[str, str] = {
     NO_DECODER: N_("Export the X-ray again as JPEG or PNG, or as uncompressed DICOM."),
     NOT_GRAYSCALE: N_("Export the X-ray again in black and white (grey scale)."),
     CORRUPT_DICOM: N_("Copy the DICOM file again from the X-ray machine, then scan the new copy."),
+    PHOTO_SUPPORT_MISSING: N_("Ask the technician to install photo support, or use the X-ray image file."),
+    FILM_NOT_FOUND: N_(
+        "Take the photo again: hold the phone straight over the film, with the whole film in the picture, "
+        "away from lamps."
+    ),
+    FILM_CUT_OFF: N_(
+        "Take the photo again: hold the phone straight over the film, with the whole film in the picture, "
+        "away from lamps."
+    ),
+    PHOTO_TOO_DARK: N_("Take the photo again with the film lit from behind (a lightbox or a bright window)."),
+    PHOTO_GLARE: N_("Take the photo again: hold the phone straight over the film, away from lamps and reflections."),
+    PHOTO_TOO_BLURRED: N_("Take the photo again: hold the phone still until the picture is sharp."),
     UNREADABLE_FILE: N_("Check the USB stick or the disk, then scan again."),
     INFERENCE_FAILED: N_("Scan again. If it happens again, run the device self-test and call the technician."),
 }
@@ -139,7 +168,11 @@ def explain(reason: str, gettext: Callable[[str], str] = str) -> str:
     An unknown code (from a newer version's history) is shown as the code itself.
     """
     explanation = _EXPLAINED.get(reason)
-    return reason if explanation is None else gettext(explanation).format(install=DICOM_INSTALL_HINT)
+    return (
+        reason
+        if explanation is None
+        else gettext(explanation).format(install=_INSTALL_HINTS.get(reason, DICOM_INSTALL_HINT))
+    )
 
 
 def what_to_do(reason: str, gettext: Callable[[str], str] = str) -> str:
@@ -150,7 +183,7 @@ def what_to_do(reason: str, gettext: Callable[[str], str] = str) -> str:
 
 EXPLANATIONS: dict[str, str] = {
     reason: explain(reason)
-    for reason in FILE_REASONS + DECODING_REASONS + QUALITY_REASONS + GATE_REASONS + DICOM_REASONS
+    for reason in FILE_REASONS + DECODING_REASONS + QUALITY_REASONS + GATE_REASONS + DICOM_REASONS + PHOTO_REASONS
 }
 """Every rejection code with a one-line explanation (for `edge-scan info` and docs); stable, like the codes."""
 

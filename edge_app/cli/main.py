@@ -230,6 +230,12 @@ def main() -> None:
     + ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
     + " [default: en]. The lines printed here stay in English.",
 )
+@click.option(
+    "--photo",
+    is_flag=True,
+    help="The images are phone photos of X-ray films (on a lightbox, a window or a screen): the film is found, "
+    'straightened and evenly lit before scanning. Needs the extra: pip install "pneumoscan[photo]".',
+)
 def scan(
     paths: tuple[Path, ...],
     samples: bool,
@@ -245,12 +251,13 @@ def scan(
     jobs: int | None,
     report: Path | None,
     language: str | None,
+    photo: bool,
 ) -> None:
     """Scan X-ray images (JPEG, PNG or DICOM files, or folders of them).
 
     Prints one result per image: PNEUMONIA suspected or NORMAL, a 0-100 score,
     and "uncertain - REFER" when the score is close to the threshold.
-    DICOM needs the extra: pip install "pneumoscan[dicom]".
+    DICOM needs the extra: pip install "pneumoscan[dicom]". Phone photos of films: --photo.
 
     Exit status: 0 every image scanned; 1 some image not scanned (see its reason), or a
     folder entry that may hold X-rays left out (listed); 2 nothing could start (usage, model
@@ -274,7 +281,7 @@ def scan(
     writer.start()
     try:
         context = ScanContext(patient_id, operator)
-        all_ok = _scan_and_print(files, model, context, record, writer, outputs, jobs, from_folders, pages)
+        all_ok = _scan_and_print(files, model, context, record, writer, outputs, (jobs, photo), from_folders, pages)
     except (sqlite3.Error, OSError) as exc:
         _stop_for(exc, saved=db is not None)
     writer.finish()
@@ -321,17 +328,21 @@ def _say_skipped(skipped: list) -> None:
 
 
 def _scan_and_print(
-    files, model, context, record, writer, outputs, jobs: int | None, show_progress: bool, pages=None
+    files, model, context, record, writer, outputs, how: tuple[int | None, bool], show_progress: bool, pages=None
 ) -> bool:
     """Scan, record and print each file in input order (and add it to the report's `pages`, if any);
-    True when every image was scanned."""
+    True when every image was scanned. `how` is the number of reading threads, and whether the files are
+    photos of films."""
     from edge_app.cli.progress import Progress
     from edge_app.scan.ordered_pool import default_jobs
     from edge_app.scan.scanner import OK, scan_prepared_files
 
     progress = Progress(len(files), enabled=show_progress)
     all_ok = True
-    scans = scan_prepared_files(files, model, context, record, jobs or default_jobs(), keep_images=outputs is not None)
+    jobs, photos = how
+    scans = scan_prepared_files(
+        files, model, context, record, jobs or default_jobs(), keep_images=outputs is not None, photos=photos
+    )
     try:
         for scanned in scans:
             result = scanned.result

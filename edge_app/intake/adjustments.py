@@ -19,7 +19,14 @@ FULL_RANGE = "full_range"
 CROPPED_PADDING = "cropped_padding"
 """Wide uniform bars (letterbox padding) around the X-ray were cut away before it was checked and scanned."""
 
+FILM_PHOTO = "film_photo"
+"""A phone photo of a film: the film was found, straightened, cropped and evenly lit (edge_app.intake.film_photo)."""
+
 SENTENCES = {
+    FILM_PHOTO: N_(
+        "Scanned from a photo of the film: the film was found, straightened and evenly lit; "
+        "check in the report that the whole chest is shown."
+    ),
     FULL_RANGE: N_(
         "The DICOM's stored window turned much of the chest pure white or black, "
         "so the full range of its values was scanned instead; check the picture in the report."

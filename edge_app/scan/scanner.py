@@ -23,6 +23,7 @@ from edge_app.inference.model_store import ScanModel
 from edge_app.intake.adjustments import SENTENCES, adjustments
 from edge_app.intake.decode import decode_input
 from edge_app.intake.dicom_input import is_dicom_file
+from edge_app.intake.film_photo import PHOTO_DECODE_SIZE, straighten_film
 from edge_app.intake.image_file import read_image_file
 from edge_app.intake.padding import checked_quality
 from edge_app.intake.preprocess import to_model_input
@@ -158,9 +159,11 @@ class PreparedImage:
     """The decoded image, kept only when asked for (`keep_image`): a heatmap shows exactly what was scanned."""
 
 
-def prepare_image(path: Path, input_size: int, keep_image: bool = False) -> PreparedImage:
+def prepare_image(path: Path, input_size: int, keep_image: bool = False, photo: bool = False) -> PreparedImage:
     """Read, hash, decode, quality-check and preprocess one file; never raises for a bad image.
     `keep_image` keeps the decoded image for explanations (otherwise it is dropped once the inputs are made).
+    `photo` says the file is a phone photo of a film: the film is found and straightened first
+    (edge_app.intake.film_photo), and everything after, the gate included, sees only the straightened film.
 
     Safe to run in worker threads: it touches no model and no shared state."""
     started = time.perf_counter()
@@ -169,7 +172,9 @@ def prepare_image(path: Path, input_size: int, keep_image: bool = False) -> Prep
     try:
         data = read_image_file(Path(path))
         sha256 = sha256_hex(data)
-        image, dicom = decode_input(data, input_size, Path(path).name)
+        image, dicom = decode_input(data, max(input_size, PHOTO_DECODE_SIZE) if photo else input_size, Path(path).name)
+        if photo:
+            image = straighten_film(image)
         image = checked_quality(image)  # without wide padding bars, when only they made it look saturated
         adjusted = adjustments(image)
         model_input = to_model_input(image, input_size)
@@ -273,12 +278,14 @@ def scan_prepared_files(
     record: Callable[[ScanResult], None] | None = None,
     jobs: int = 1,
     keep_images: bool = False,
+    photos: bool = False,
 ) -> Iterator[Scanned]:
     """Scan files in input order. With jobs > 1, files are read and decoded on `jobs` threads, eight at a
     time and a few groups ahead, while the model runs here, one image at a time. `record(result)` (the history) runs
     before the result is handed on, so nothing is shown that was not saved first. `keep_images` hands on each
-    decoded image with its result (only the few images in flight are held, never the whole batch)."""
-    prepared_images = ordered_map(lambda path: prepare_image(path, model.input_size, keep_images), paths, jobs)
+    decoded image with its result (only the few images in flight are held, never the whole batch). `photos` says
+    every file is a phone photo of a film (see `prepare_image`)."""
+    prepared_images = ordered_map(lambda path: prepare_image(path, model.input_size, keep_images, photos), paths, jobs)
     for prepared in prepared_images:
         result = scan_prepared(prepared, model, context)
         if record is not None:
