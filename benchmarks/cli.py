@@ -84,6 +84,7 @@ def _thread_counts(ctx, param, value: str) -> tuple[int, ...]:
 @click.option("--no-edge-scan", is_flag=True, help="Skip measuring the edge-scan speed targets.")
 @click.option("--no-robustness", is_flag=True, help="Skip accuracy under simulated acquisition shifts.")
 @click.option("--no-heatmap", is_flag=True, help="Skip timing the occlusion heatmaps of edge-scan --heatmap-dir.")
+@click.option("--no-photo", is_flag=True, help="Skip timing how edge-scan --photo finds and straightens a film.")
 def main(**options) -> None:
     """Benchmark model variants on the same images: AUC, sensitivity and specificity
     with 95% bootstrap CIs; latency (inference alone and end to end, by stage) per
@@ -94,7 +95,7 @@ def main(**options) -> None:
     from benchmarks.report import markdown, write_results
     from benchmarks.run import run_benchmark
 
-    skipped = ("scaling", "edge_scan", "robustness", "heatmap")
+    skipped = ("scaling", "edge_scan", "robustness", "heatmap", "photo")
     measured = {part: not options.pop(f"no_{part}") for part in skipped}
     config = BenchConfig(**(options | {"models": tuple(options["models"])}), **measured)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks import parallel_scan
+from benchmarks import parallel_scan, photo_speed
 from benchmarks.latency import STAGES
 from benchmarks.scan_speed import LARGE_WIDTH
 from edge_app.files import atomic_write_text
@@ -338,6 +338,8 @@ def markdown(results: dict) -> str:
             lines += ["", "## edge-scan parallel batch (--jobs)", "", *parallel]
     if results.get("heatmap"):
         lines += ["", "## Heatmap cost", "", *_heatmap_section(results["heatmap"])]
+    if results.get("photo"):
+        lines += ["", "## Photos of films (edge-scan scan --photo)", "", *photo_speed.markdown_lines(results["photo"])]
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks import accuracy, heatmap_cost, images, latency, parallel_scan, robustness, scaling, scan_speed
+from benchmarks import (
+    accuracy,
+    heatmap_cost,
+    images,
+    latency,
+    parallel_scan,
+    photo_speed,
+    robustness,
+    scaling,
+    scan_speed,
+)
 from benchmarks.machine import describe_machine
 from benchmarks.predictors import load_predictor, predict_all
 from benchmarks.probe import measure
@@ -53,6 +63,7 @@ class BenchConfig:
     edge_scan: bool = True
     robustness: bool = True
     heatmap: bool = True
+    photo: bool = True
     seed: int = 0
     scaling_widths: tuple[int, ...] = DEFAULT_WIDTHS
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
@@ -189,6 +200,7 @@ def run_benchmark(config: BenchConfig, log=_stderr) -> dict:
             "robustness": robustness_section(device_model, kept, config, log),
             "edge_scan": edge_scan_section(device_model, timing, config, log),
             "heatmap": heatmap_section(device_model, timing, config, log),
+            "photo": photo_section(timing, config, log),
             "wall_seconds": time.perf_counter() - started,
         }
     )
@@ -317,3 +329,10 @@ def heatmap_section(device_model: Variant | None, timing: list[Path], config: Be
         return None
     log(f"heatmap cost with {device_model.name}")
     return heatmap_cost.heatmap_cost(device_model.path, timing, log=log) | {"model": device_model.name}
+
+
+def photo_section(timing: list[Path], config: BenchConfig, log) -> dict | None:
+    """What `edge-scan scan --photo` spends finding and straightening a 12 MP photo's film."""
+    if not config.photo:
+        return None
+    return photo_speed.photo_cost(_largest_image(timing), seed=config.seed, log=log)
