@@ -171,6 +171,9 @@ def test_cli_prints_markdown_and_writes_results(tiny_int8_model, fixture_data, t
     assert variant["cold_start"] is None
     assert variant["threshold_source"] == "model metadata" and 0.0 < variant["threshold"] < 1.0
     assert variant["speed"][0]["inference"]["n"] == 7
+    photo = json.loads((tmp_path / "results.json").read_text())["photo"]
+    assert photo["photo_px"] == [4000, 3000] and photo["straighten_cpu_median_ms"] > 0
+    assert "## Photos of films (edge-scan scan --photo)" in result.stdout
 
 
 @pytest.mark.parametrize(

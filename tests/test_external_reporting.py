@@ -66,7 +66,7 @@ def _bench(model, fixture_data, out, external):
 
     args = ["--data", str(fixture_data), "--split", "train", "--models", str(model), "--threads", "1"]
     args += ["--cold-start-runs", "0", "--inference-runs", "3", "--no-scaling", "--no-edge-scan", "--no-robustness"]
-    args += ["--no-heatmap", "--out", str(out), "--external", str(external)]
+    args += ["--no-heatmap", "--no-photo", "--out", str(out), "--external", str(external)]
     return CliRunner().invoke(edge_bench, args)
 
 
