@@ -220,6 +220,7 @@ def test_an_extra_without_a_wheel_for_the_platform_fails_naming_the_package(tmp_
 def test_the_device_extras_are_read_from_pyproject_without_the_engineers_ones():
     extras = device_extras(offline_bundle.source_root())
     assert extras["dicom"][:2] == ["pydicom", "pylibjpeg"]
+    assert extras["photo"] == ["opencv-python-headless"]
     assert not {"train", "test", "gate-eval"} & extras.keys()
 
 

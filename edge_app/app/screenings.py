@@ -37,6 +37,8 @@ class Job:
     patient_id: str | None
     operator: str | None
     heatmaps: bool
+    photos: bool = False
+    """The images are phone photos of films (edge-scan scan --photo)."""
 
 
 class Screenings:
@@ -193,7 +195,10 @@ class Screenings:
             ids.append(history.record(db, replace(result, path=next(labels))))
 
         context = ScanContext(job.patient_id, job.operator)
-        scans = scan_prepared_files([u.path for u in scanned], model, context, record, keep_images=outputs is not None)
+        keep = outputs is not None
+        scans = scan_prepared_files(
+            [u.path for u in scanned], model, context, record, keep_images=keep, photos=job.photos
+        )
         for done in scans:
             if outputs is not None:
                 self._keep_heatmap(ids[-1], outputs.add(done).explanation)

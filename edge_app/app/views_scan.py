@@ -96,7 +96,8 @@ def start_screening():
         store.abandon(token, results.stop_reason(exc))
         return redirect(url_for("scan.screening", token=token), code=303)
     session["last_operator"] = operator
-    store.submit(Job(token, uploads, folder, patient_id, operator, heatmaps=request.form.get("heatmaps") == "on"))
+    photos = request.form.get("photo") == "on"
+    store.submit(Job(token, uploads, folder, patient_id, operator, request.form.get("heatmaps") == "on", photos))
     return redirect(url_for("scan.screening", token=token), code=303)
 
 

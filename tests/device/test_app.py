@@ -97,6 +97,22 @@ def test_a_screening_is_saved_with_the_probability_edge_scan_gives_and_shows_the
     assert client.get(f"/heatmap/{rows[0]['id']}/overlay.png").status_code == 200
 
 
+def test_a_phone_photo_of_a_film_is_scanned_from_the_straightened_film_and_says_so(client, tmp_path):
+    from PIL import Image
+
+    from tests.device.test_film_photo import lightbox_photo, xray_rgb
+
+    photo = io.BytesIO()
+    Image.fromarray(lightbox_photo(xray_rgb())).save(photo, "JPEG", quality=92)
+    photo.seek(0)
+    response = post_scan(client, [(photo, "film.jpg")], photo="on", heatmaps="on")
+    page = finished_page(client, response.headers["Location"])
+    assert "Scanned from a photo of the film" in page
+    assert [(r["path"], r["status"], r["correction"]) for r in stored_rows()] == [("film.jpg", "ok", "film_photo")]
+    overlay = Image.open(io.BytesIO(client.get(f"/heatmap/{stored_rows()[0]['id']}/overlay.png").data))
+    assert overlay.width < overlay.height  # the straightened film, not the landscape photo it came from
+
+
 def test_the_same_form_sent_twice_scans_once(client):
     tokens = form_tokens(client)
     first = post_scan(client, [xray_upload()], tokens)
