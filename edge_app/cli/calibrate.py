@@ -92,6 +92,34 @@ def run(
         profile = calibration.calibrate(site_scan, model, target, operator, str(labels_csv or folder), confidence)
     except calibration.CalibrationError as exc:
         raise click.ClickException(f"{exc} Nothing was changed.") from exc
+    conclude(profile, model)
+
+
+def run_from_history(
+    records: list[dict],
+    outcomes: dict[int, dict],
+    since: str | None,
+    settings: tuple[float, float, str | None],
+    model: ScanModel,
+) -> None:
+    """Calibrate on the confirmed scans of this model in the history (`records`, from `since`), with the same rules
+    and report as a folder."""
+    from edge_app.site import confirmed
+
+    target, confidence, operator = settings
+    _check_can_save()
+    images = confirmed.calibration_images(confirmed.confirmed_scans(records, outcomes, model.sha256))
+    source = f"confirmed scans in the history{'' if since is None else f' since {since}'}"
+    scanned_with = calibration.ScannedWith(model.sha256, model.version, model.threshold)
+    try:
+        profile = calibration.build_profile(images, [], scanned_with, target, operator, source, confidence)
+    except calibration.CalibrationError as exc:
+        raise click.ClickException(f"{exc} Nothing was changed.") from exc
+    conclude(profile, model)
+
+
+def conclude(profile: site_profile.SiteProfile, model: ScanModel) -> None:
+    """Print the comparison, then refuse (exit 1) or save the profile (exit 2 if it cannot be saved)."""
     click.echo(calibration_report.summary(profile))
     if profile.refused:
         click.echo(calibration_report.refusal(profile, _threshold_in_use(model)))

@@ -167,6 +167,23 @@ def _past_scans(since: str | None, patient_id: str | None = None) -> list[dict]:
     return records
 
 
+def _confirmed_outcomes() -> dict[int, dict]:
+    """The confirmed outcome in force for each scan id that has one (none without a history)."""
+    from edge_app.storage import history, outcomes
+    from edge_app.storage.paths import history_path
+
+    if not history_path().exists():
+        return {}
+    try:
+        db = history.open_for_reading(history_path())
+    except history.HistoryError as exc:
+        raise CannotStart(str(exc)) from exc
+    try:
+        return outcomes.current(db)
+    finally:
+        db.close()
+
+
 @click.group(
     epilog="\b\nExamples:\n"
     "  edge-scan app --open                      the health worker's app in the browser\n"
@@ -444,10 +461,13 @@ def history_command(since: str | None, patient_id: str | None, fmt: str) -> None
     help="Share of screened children expected to have pneumonia [default: the share in the calibration images].",
 )
 def stats(since: str | None, fmt: str, prevalence: float | None) -> None:
-    """Monitor this device: scans, rejections by reason, referrals per week, scores, and warnings.
+    """Monitor this device: scans, rejections by reason, referrals per week, scores, measured sensitivity and
+    specificity per month on scans with a confirmed outcome (edge-scan outcome), and warnings.
 
-    Warns when recent referrals depart from what the site calibration predicts, or when
-    one kind of rejection climbs: the X-ray machine, the model or the children may have changed.
+    Warns when recent referrals depart from what the site calibration predicts, when
+    one kind of rejection climbs (the X-ray machine, the model or the children may have
+    changed), when a month's sensitivity is shown to be under the calibration's target
+    (its upper 95% bound is), and when too few outcomes are recorded to know.
     """
     from edge_app.outputs import stats_report
     from edge_app.site import profile_check, site_profile
@@ -459,7 +479,7 @@ def stats(since: str | None, fmt: str, prevalence: float | None) -> None:
     except site_profile.ProfileError as exc:
         click.echo(f"Warning: {exc} Referrals are not compared with a calibration.", err=True)
         profile = None
-    summary = summarize(records, profile, prevalence)
+    summary = summarize(records, profile, prevalence, _confirmed_outcomes())
     click.echo(json.dumps(summary, indent=2) if fmt == "json" else stats_report.format_table(summary))
 
 
@@ -501,6 +521,12 @@ def info(model_path: Path | None, allow_unverified: bool, fmt: str) -> None:
 )
 @click.option("--confidence", type=Checked(_check_confidence), default=0.95, show_default=True, help=CONFIDENCE_HELP)
 @click.option("--operator", help="Name of the person calibrating, saved in the site profile.")
+@click.option(
+    "--from-history",
+    is_flag=True,
+    help="Calibrate on the scans of this model in the history that have a confirmed outcome (edge-scan outcome).",
+)
+@SINCE_OPTION
 @model_option("Calibrate this .tflite model instead of the built-in one.")
 @click.option("--show", is_flag=True, help="Show the threshold scans use now and the active site profile, and stop.")
 @click.option("--reset", is_flag=True, help="Stop using the site profile: scans use the model's own threshold again.")
@@ -510,6 +536,8 @@ def calibrate(
     target_sensitivity: float,
     confidence: float,
     operator: str | None,
+    from_history: bool,
+    since: str | None,
     model_path: Path | None,
     allow_unverified: bool,
     show: bool,
@@ -530,6 +558,14 @@ def calibrate(
         return calibrate_command.show(_load_model(model_path, allow_unverified=allow_unverified))
     if reset:
         return calibrate_command.reset()
+    if from_history:
+        if folder is not None or labels_csv is not None:
+            raise click.UsageError("Give either --from-history or a FOLDER or --labels CSV, not both.")
+        model = _load_model(model_path, allow_unverified=allow_unverified)
+        settings = (target_sensitivity, confidence, operator)
+        return calibrate_command.run_from_history(_past_scans(since), _confirmed_outcomes(), since, settings, model)
+    if since is not None:
+        raise click.UsageError("--since goes with --from-history.")
     if (folder is None) == (labels_csv is None):
         raise click.UsageError("Give either a FOLDER of NORMAL/ and PNEUMONIA/ images or --labels CSV.")
     model = _load_model(model_path, allow_unverified=allow_unverified)
@@ -559,7 +595,9 @@ def selftest(model_path: Path | None, allow_unverified: bool) -> None:
 def _add_model_commands() -> None:
     from edge_app.cli.model import model_group
     from edge_app.cli.operators import operators_group
+    from edge_app.cli.outcome import outcome_command
 
+    main.add_command(outcome_command)
     main.add_command(model_group)
     main.add_command(operators_group)
 

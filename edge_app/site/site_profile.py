@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_app.contract import LABELS
-from edge_app.files import atomic_write_text
+from edge_app.files import MISSING, NotARegularFile, atomic_write_text, read_regular_file
 from edge_app.storage.paths import data_dir
 from edge_app.threshold import check_threshold
 
@@ -36,6 +36,8 @@ PROFILE_FORMAT = 3
 2: every image's score and a checksum of the whole profile; 3: the threshold keeps a promise about new children
 at a stated confidence (`edge_app.site.promise`), with the figures per child."""
 DEFAULT_CONFIDENCE = 0.95
+MAX_PROFILE_BYTES = 64 * 2**20
+"""A profile keeps one line per calibration image: 100,000 images are about 20 MB."""
 RATES = (
     "sensitivity",
     "specificity",
@@ -246,9 +248,13 @@ def load_profile() -> SiteProfile | None:
     """The active profile, or None when the site has not calibrated (or was reset)."""
     path = active_profile_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
+        data = json.loads(read_regular_file(path, MAX_PROFILE_BYTES, what="a site profile").decode("utf-8"))
+    except NotARegularFile as exc:
+        if exc.kind == MISSING:
+            return None
+        raise ProfileError(f"The site profile {path} cannot be read ({exc}).") from exc
+    except RecursionError as exc:
+        raise ProfileError(f"The site profile {path} cannot be read (it is nested too deeply to be one).") from exc
     except (OSError, ValueError) as exc:
         raise ProfileError(f"The site profile {path} cannot be read ({exc}).") from exc
     try:

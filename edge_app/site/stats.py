@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from edge_app.record import OK, REJECTED
-from edge_app.site import metrics
+from edge_app.site import confirmed, metrics
 from edge_app.site.site_profile import SiteProfile
 
 RECENT_DAYS = 7
@@ -139,11 +139,29 @@ def rejection_climbs(earlier: list[dict], recent: list[dict]) -> list[str]:
     return warnings
 
 
-def summarize(records: list[dict], profile: SiteProfile | None, prevalence: float | None = None) -> dict:
-    """Everything `edge-scan stats` shows, as plain data (the JSON output)."""
+def promised(profile: SiteProfile | None) -> dict | None:
+    """What the active calibration promised new children (None without one that made a promise)."""
+    if profile is None or profile.site_threshold is None or "children" not in profile.site_threshold:
+        return None
+    return {
+        "target_sensitivity": profile.target_sensitivity,
+        "confidence": profile.confidence,
+        "sensitivity_at_least": profile.site_threshold["children"]["sensitivity_at_least"],
+        "specificity_at_least": profile.site_threshold["children"]["specificity_at_least"],
+    }
+
+
+def summarize(
+    records: list[dict], profile: SiteProfile | None, prevalence: float | None = None, outcomes: dict | None = None
+) -> dict:
+    """Everything `edge-scan stats` shows, as plain data (the JSON output). `outcomes`: the confirmed outcome in
+    force for each scan id that has one."""
     earlier, recent = split_recent(records)
     drift = referral_drift(recent, profile, prevalence)
     scanned = [r for r in records if r["status"] == OK]
+    promise = promised(profile)
+    months = confirmed.monthly(records, confirmed.confirmed_scans(records, outcomes or {}))
+    measured = confirmed.warnings(months, None if promise is None else promise["target_sensitivity"])
     return {
         "scans": len(records),
         "by_status": dict(Counter(r["status"] for r in records)),
@@ -152,5 +170,8 @@ def summarize(records: list[dict], profile: SiteProfile | None, prevalence: floa
         "weeks": weekly_referrals(records),
         "score_histogram": score_histogram(records),
         "expected_referral_rate": expected_referral_rate(profile, prevalence),
+        "measured_by_month": months,
+        "promised": promise,
         "warnings": ([drift] if drift else []) + rejection_climbs(earlier, recent),
+        "outcome_warnings": measured,
     }

@@ -96,6 +96,27 @@ def m006_add_runtime_verified(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE scans ADD COLUMN runtime_verified INTEGER")
 
 
+@migration
+def m007_create_outcomes(db: sqlite3.Connection) -> None:
+    """What a clinician later confirmed for a scan (see `edge_app.storage.outcomes`). Rows are only ever added:
+    a correction is a new row naming the one it supersedes, so both stay on record. Old scans are untouched."""
+    db.execute(
+        """
+        CREATE TABLE outcomes (
+            id INTEGER PRIMARY KEY,
+            scan_id INTEGER NOT NULL REFERENCES scans (id),
+            outcome TEXT NOT NULL CHECK (outcome IN ('pneumonia', 'no_pneumonia', 'not_known')),
+            confirmed_by TEXT NOT NULL,
+            confirmed_on TEXT NOT NULL,
+            method TEXT NOT NULL CHECK (method IN ('xray_read', 'clinical', 'follow_up')),
+            recorded_at TEXT NOT NULL,
+            supersedes INTEGER REFERENCES outcomes (id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX outcomes_scan_id ON outcomes (scan_id)")
+
+
 _COLUMNS = SCAN_FIELDS
 _BOOLEAN_COLUMNS = ("uncertain", "refer", "model_verified", "runtime_verified")
 

@@ -1,0 +1,189 @@
+"""Confirmed outcomes: recorded against scans, never edited, checked before anything is written, and used to
+calibrate again and to measure the screening month by month."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from edge_app.site import metrics, promise
+from edge_app.storage import history, outcomes
+from edge_app.storage.paths import data_dir, history_path
+from tests.conftest import FIXTURE_DATA
+from tests.device.test_calibrate import run
+
+TODAY = date.today().isoformat()
+
+
+@pytest.fixture
+def home() -> Path:
+    """The data folder of this test (tests/conftest.py gives each test a fresh one)."""
+    return data_dir()
+
+
+def site_images(folder: Path) -> list[tuple[Path, str]]:
+    """36 different X-rays per class (each fixture X-ray as it is and mirrored), each of its own child."""
+    images = []
+    for label in ("NORMAL", "PNEUMONIA"):
+        for source in sorted((FIXTURE_DATA / "train" / label).glob("*.jpeg")):
+            for kind in ("original", "mirrored"):
+                gray = Image.open(source).convert("L")
+                path = folder / f"{label}-{source.stem}-{kind}.jpeg"
+                (ImageOps.mirror(gray) if kind == "mirrored" else gray).save(path, quality=95)
+                images.append((path, label))
+    return images
+
+
+def scan_each(images: list[tuple[Path, str]]) -> None:
+    for number, (path, _) in enumerate(images):
+        result = run("scan", str(path), "--patient-id", f"C-{number:03d}", "--operator", "Amina")
+        assert result.exit_code == 0, result.output
+
+
+def stored() -> list[dict]:
+    db = history.connect(history_path())
+    rows = history.query(db)
+    db.close()
+    return rows
+
+
+def test_scan_confirm_calibrate_from_history_then_stats_measures_what_the_records_say(home, tmp_path):
+    images = site_images(tmp_path)
+    scan_each(images)
+    rows = stored()
+    truth = {row["id"]: label for row, (_, label) in zip(rows, images, strict=True)}
+    lines = ["scan_id,patient_id,scan_date,outcome,confirmed_by,confirmed_on,method"]
+    lines += [
+        f"{scan_id},,,{'pneumonia' if label == 'PNEUMONIA' else 'no_pneumonia'},Dr Okafor,{TODAY},xray_read"
+        for scan_id, label in truth.items()
+    ]
+    (tmp_path / "outcomes.csv").write_text("\n".join(lines) + "\n")
+    recorded = run("outcome", "--csv", str(tmp_path / "outcomes.csv"))
+    assert recorded.exit_code == 0, recorded.output
+    assert f"Recorded {len(truth)} outcome(s)." in recorded.output
+
+    calibrated = run("calibrate", "--from-history", "--target-sensitivity", "0.91", "--since", TODAY)
+    assert calibrated.exit_code == 0, calibrated.output
+    profile = json.loads((home / "site_profile.json").read_text())
+    assert profile["source"] == f"confirmed scans in the history since {TODAY}"
+    assert profile["counts"] == {"NORMAL": 36, "PNEUMONIA": 36, "rejected": 0}
+    pneumonia = sorted(row["probability"] for row in rows if truth[row["id"]] == "PNEUMONIA")
+    rank = promise.highest_rank(36, 0.91, 0.95)
+    assert profile["threshold"] == pneumonia[rank - 1]
+
+    summary = json.loads(run("stats", "--format", "json").output)
+    (month,) = summary["measured_by_month"]
+    called = {row["id"]: row["label"] == "PNEUMONIA" for row in rows}
+    tp = sum(called[i] for i, label in truth.items() if label == "PNEUMONIA")
+    tn = sum(not called[i] for i, label in truth.items() if label == "NORMAL")
+    assert month["confirmed"] == 72
+    assert month["sensitivity"]["value"] == tp / 36 and month["specificity"]["value"] == tn / 36
+    assert month["sensitivity"]["ci95"] == list(metrics.clopper_pearson_interval(tp, 36))
+    assert summary["promised"]["target_sensitivity"] == 0.91
+    assert "Measured on scans with a confirmed outcome" in run("stats").output
+
+
+def test_a_correction_supersedes_the_earlier_confirmation_and_both_stay(home):
+    assert run("scan", "--samples", "--patient-id", "P-1").exit_code in (0, 1)
+    first = run("outcome", "--scan-id", "1", "--outcome", "pneumonia", "--by", "Dr A", "--method", "clinical")
+    second = run("outcome", "--scan-id", "1", "--outcome", "no_pneumonia", "--by", "Dr B", "--method", "follow_up")
+    assert first.exit_code == 0 and second.exit_code == 0
+    db = history.connect(history_path())
+    rows = outcomes.all_rows(db, 1)
+    assert [row["outcome"] for row in rows] == ["pneumonia", "no_pneumonia"]
+    assert rows[1]["supersedes"] == rows[0]["id"]
+    assert outcomes.current(db)[1]["outcome"] == "no_pneumonia"
+    db.close()
+
+
+def _outcome_rows() -> int:
+    db = history.connect(history_path())
+    count = db.execute("SELECT count(*) FROM outcomes").fetchone()[0]
+    db.close()
+    return count
+
+
+BAD_CSV = {
+    "a row naming no scan": "999,,,pneumonia,Dr A,{today},xray_read\n",
+    "a patient never scanned": ",NOBODY,{today},pneumonia,Dr A,{today},xray_read\n",
+    "two outcomes for one scan": "1,,,pneumonia,Dr A,{today},xray_read\n1,,,no_pneumonia,Dr A,{today},xray_read\n",
+    "an unknown method": "1,,,pneumonia,Dr A,{today},guess\n",
+    "nobody confirmed it": "1,,,pneumonia,,{today},xray_read\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CSV))
+def test_a_bad_file_of_outcomes_is_refused_whole_with_exit_2(home, tmp_path, case):
+    assert run("scan", "--samples", "--patient-id", "P-1").exit_code in (0, 1)
+    header = "scan_id,patient_id,scan_date,outcome,confirmed_by,confirmed_on,method\n"
+    good = f"2,,,pneumonia,Dr A,{TODAY},xray_read\n"
+    (tmp_path / "o.csv").write_text(header + good + BAD_CSV[case].format(today=TODAY))
+    result = run("outcome", "--csv", str(tmp_path / "o.csv"))
+    assert result.exit_code == 2, result.output
+    assert "Nothing was recorded" in result.output and "Traceback" not in result.output
+    assert _outcome_rows() == 0
+
+
+def test_an_outcome_for_a_rejected_scan_or_an_unknown_scan_is_refused(home, tmp_path):
+    (tmp_path / "blank.png").write_bytes(b"not an image at all")
+    run("scan", str(tmp_path / "blank.png"))
+    assert stored()[0]["status"] != "ok"
+    rejected = run("outcome", "--scan-id", "1", "--outcome", "pneumonia", "--by", "Dr A", "--method", "clinical")
+    assert rejected.exit_code == 2 and "was not scanned" in rejected.output
+    unknown = run("outcome", "--scan-id", "7", "--outcome", "pneumonia", "--by", "Dr A", "--method", "clinical")
+    assert unknown.exit_code == 2 and "no scan 7" in unknown.output
+    assert _outcome_rows() == 0
+
+
+MIGRATIONS = list(history.MIGRATIONS)
+
+
+def test_a_history_made_before_outcomes_keeps_every_scan(home, monkeypatch):
+    """The history as the current release writes it (every migration but the outcomes table), then upgraded."""
+    monkeypatch.setattr(history, "MIGRATIONS", [m for m in history.MIGRATIONS if m.__name__ != "m007_create_outcomes"])
+    assert run("scan", "--samples", "--patient-id", "P-1").exit_code in (0, 1)
+    before = stored()
+    raw = sqlite3.connect(history_path())
+    assert not raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'outcomes'").fetchone()
+    raw.close()
+    monkeypatch.setattr(history, "MIGRATIONS", MIGRATIONS)
+    assert stored() == before and len(before) == 10
+    assert (
+        run("outcome", "--scan-id", "3", "--outcome", "pneumonia", "--by", "Dr A", "--method", "clinical").exit_code
+        == 0
+    )
+    assert stored() == before
+
+
+@pytest.mark.parametrize("kind", ["nested", "fifo"])
+def test_a_site_profile_that_is_deeply_nested_or_a_pipe_gives_a_reason(home, kind):
+    import os
+
+    home.mkdir(parents=True, exist_ok=True)
+    profile = home / "site_profile.json"
+    if kind == "nested":
+        profile.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        os.mkfifo(profile)
+    shown = run("calibrate", "--show")
+    assert shown.exit_code == 2 and "cannot be read" in shown.output and "Traceback" not in shown.output
+
+
+def _month(tp: int, fn: int, scanned: int) -> dict:
+    rate = {"value": tp / (tp + fn), "ci95": list(metrics.clopper_pearson_interval(tp, tp + fn)), "n": tp + fn}
+    return {"month": "2026-11", "scanned": scanned, "confirmed": tp + fn, "sensitivity": rate}
+
+
+def test_stats_warns_when_the_upper_bound_falls_under_the_target_and_when_outcomes_are_few():
+    from edge_app.site import confirmed
+
+    missed = confirmed.warnings([_month(tp=30, fn=10, scanned=60)], target=0.95)
+    assert len(missed) == 1 and "missed pneumonia more often than the calibration promised" in missed[0]
+    assert confirmed.warnings([_month(tp=38, fn=2, scanned=60)], target=0.95) == []  # 0.95 is within the interval
+    (few,) = confirmed.warnings([_month(tp=12, fn=0, scanned=200)], target=0.95)
+    assert "only 12 of 200 scans have a confirmed outcome" in few
