@@ -4,8 +4,10 @@ Each result is committed to the history (storage.history.record) before the page
 show it, through the same scan_prepared_files that edge-scan scan uses. A screening is named by
 the token of the form that sent it, claimed with an exclusive create, so a reload, a
 double click or a back button finds the screening already made instead of scanning twice.
-Its state (which history rows, which files refused) is a small JSON file rewritten
-atomically after every image; heatmaps are kept per history row.
+While it runs, its state (which history rows, which files refused) is kept in memory and pages read it
+there; the JSON file that outlives the server is written atomically when the screening is claimed, after
+each image that has another behind it, and at the end, so a one-image screening writes it twice, not four
+times, and a stopped server still leaves every finished image linked. Heatmaps are kept per history row.
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ class Screenings:
         self.states = data_folder / "app" / "screenings"
         self.images = data_folder / "app" / "heatmaps"
         self._queue: queue.Queue[Job] = queue.Queue()
-        self._running: set[str] = set()
+        self._live: dict[str, dict] = {}
+        """The state of each screening this server claimed, until its file holds the last state; replaced, never
+        mutated, so a page can read it without the lock."""
         self._lock = threading.Lock()
+        self._finished = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
         self._model = None
         self._db: sqlite3.Connection | None = None
@@ -73,24 +78,19 @@ class Screenings:
             "refused": [],
             "ids": [],
         }
+        state |= {"done": False, "stopped": None}
         try:
             with self.state_path(token).open("x", encoding="utf-8") as file:
-                json.dump(state | {"done": False, "stopped": None}, file)
+                json.dump(state, file)
         except FileExistsError:
             return False
         with self._lock:
-            self._running.add(token)
+            self._live[token] = state
         return True
 
     def submit(self, job: Job) -> None:
-        self._write(
-            job.token,
-            self.state(job.token)
-            | {
-                "files": [upload.label for upload in job.uploads],
-                "refused": [upload.label for upload in job.uploads if upload.path is None],
-            },
-        )
+        files = [upload.label for upload in job.uploads]
+        self._update(job.token, {"files": files, "refused": [u.label for u in job.uploads if u.path is None]})
         self._queue.put(job)
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -99,21 +99,49 @@ class Screenings:
 
     def abandon(self, token: str, stopped: str) -> None:
         """A claimed screening that will never run (its upload failed)."""
-        with self._lock:
-            self._running.discard(token)
-        self._write(token, self.state(token) | {"stopped": stopped})
+        self._finish(token, {"stopped": stopped})
 
     def state(self, token: str) -> dict:
         """The screening's state; `stopped` says `interrupted` when a previous server stopped before the end."""
-        state = json.loads(self.state_path(token).read_text(encoding="utf-8"))
+        path = self.state_path(token)
         with self._lock:
-            running = token in self._running
-        if not state["done"] and not state["stopped"] and not running:
+            live = self._live.get(token)
+        if live is not None:
+            return live
+        state = json.loads(path.read_text(encoding="utf-8"))  # written in full before the token left _live
+        if not state["done"] and not state["stopped"]:
             state["stopped"] = INTERRUPTED
         return state
 
-    def _write(self, token: str, state: dict) -> None:
-        atomic_write_text(self.state_path(token), json.dumps(state))
+    def wait(self, token: str, seconds: float) -> None:
+        """Return once the screening has ended (scanned to the end, or stopped), or after `seconds`."""
+
+        def ended() -> bool:
+            state = self._live.get(token)
+            return state is None or state["done"] or bool(state["stopped"])
+
+        with self._finished:
+            self._finished.wait_for(ended, seconds)
+
+    def _update(self, token: str, changes: dict, save: bool = False) -> None:
+        """Change a running screening's state; `save` also writes it to its file."""
+        with self._lock:
+            state = self._live[token] = self._live[token] | changes
+        if save:
+            atomic_write_text(self.state_path(token), json.dumps(state))
+
+    def _finish(self, token: str, ending: dict) -> None:
+        """Write the screening's last state; pages then read it from its file, or, when the file cannot be
+        written (a full disk), from memory until the server stops (the results are in the history)."""
+        saved = True
+        try:
+            self._update(token, ending, save=True)
+        except OSError:
+            saved = False
+        with self._finished:
+            if saved:
+                del self._live[token]
+            self._finished.notify_all()
 
     def heatmap(self, row_id: int, kind: str) -> Path:
         return self.images / f"{int(row_id)}.{kind}.png"
@@ -134,13 +162,7 @@ class Screenings:
                 logging.getLogger(__name__).exception("screening %s failed", job.token)
             finally:
                 shutil.rmtree(job.folder, ignore_errors=True)
-                try:
-                    ending = {"done": stopped is None, "stopped": stopped, "finished": time.time()}
-                    self._write(job.token, self.state(job.token) | ending)
-                except OSError:
-                    pass  # a full disk: the results are in the history; the page says the screening stopped
-                with self._lock:
-                    self._running.discard(job.token)
+                self._finish(job.token, {"done": stopped is None, "stopped": stopped, "finished": time.time()})
 
     def _run(self, job: Job) -> str | None:
         """Scan the batch; None when it ran to the end, else why it stopped."""
@@ -202,7 +224,7 @@ class Screenings:
         for done in scans:
             if outputs is not None:
                 self._keep_heatmap(ids[-1], outputs.add(done).explanation)
-            self._write(job.token, self.state(job.token) | {"ids": ids})
+            self._update(job.token, {"ids": list(ids)}, save=len(ids) < len(scanned))  # the last: saved at the end
 
     def _keep_heatmap(self, row_id: int, explanation) -> None:
         if explanation is None:

@@ -28,6 +28,9 @@ from edge_app.storage import operators
 
 blueprint = Blueprint("scan", __name__)
 MAX_TEXT = 120
+SHOW_RESULT_WITHIN_S = 3.0
+"""How long the form's answer waits for its screening: a few images finish within it and their results show
+at once; a longer batch shows its progress page, which reloads itself every 2 s."""
 
 
 def screenings() -> Screenings:
@@ -98,6 +101,7 @@ def start_screening():
     session["last_operator"] = operator
     photos = request.form.get("photo") == "on"
     store.submit(Job(token, uploads, folder, patient_id, operator, request.form.get("heatmaps") == "on", photos))
+    store.wait(token, SHOW_RESULT_WITHIN_S)
     return redirect(url_for("scan.screening", token=token), code=303)
 
 

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge_app.__main__ import main
+from edge_app.app import screenings, views_scan
 from edge_app.app.server import Settings, create_app
 from edge_app.storage import history, operators
 from edge_app.storage.paths import config_dir, data_dir, history_path
@@ -193,6 +194,29 @@ def test_a_full_disk_gets_a_message_and_keeps_what_was_saved(client, monkeypatch
     response = post_scan(client, [xray_upload("first.jpeg"), xray_upload("second.jpeg")])
     page = finished_page(client, response.headers["Location"])
     assert "The disk is full" in page and "Traceback" not in page
+    assert [r["path"] for r in stored_rows()] == ["first.jpeg"]
+
+
+def test_the_answer_to_a_short_screening_is_its_result_already_saved(client, monkeypatch):
+    monkeypatch.setattr(views_scan, "SHOW_RESULT_WITHIN_S", 60.0)  # a slow machine still answers with the result
+    response = post_scan(client, [xray_upload()])
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in page and "Print referral slip" in page
+    token = response.headers["Location"].rsplit("/", 1)[1]
+    state = json.loads((data_dir() / "app" / "screenings" / f"{token}.json").read_text())
+    assert state["done"] and state["ids"] == [r["id"] for r in stored_rows()]
+
+
+def test_a_screening_whose_last_state_cannot_be_saved_still_shows_its_result(client, monkeypatch):
+    monkeypatch.setattr(views_scan, "SHOW_RESULT_WITHIN_S", 60.0)
+
+    def disk_full(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(screenings, "atomic_write_text", disk_full)
+    response = post_scan(client, [xray_upload("first.jpeg")])
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in page and "first.jpeg" in page and "Print referral slip" in page
     assert [r["path"] for r in stored_rows()] == ["first.jpeg"]
 
 
