@@ -2,11 +2,14 @@
 
 The browser's file name is only a label shown back to people; it never becomes a
 path. Multipart bodies are spooled into the same private folder (not the system's
-/tmp), and each batch's folder is deleted once it is scanned.
+/tmp); an accepted file is then linked under its stored name rather than copied, the
+spool's own name goes when the request ends, and each batch's folder is deleted once
+it is scanned.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -46,7 +49,7 @@ def request_class(data_folder: Path) -> type[Request]:
         max_form_parts = 2100  # calibration sends hundreds of labelled X-rays; each view checks its own count
 
         def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-            return tempfile.TemporaryFile(dir=upload_root(data_folder))
+            return tempfile.NamedTemporaryFile(dir=upload_root(data_folder))  # named: save_uploads links it
 
     return PrivateUploadRequest
 
@@ -82,7 +85,20 @@ def save_uploads(files: list[FileStorage], folder: Path) -> list[Upload]:
             uploads.append(Upload(label, None))
             continue
         path = folder / f"{index:03d}{suffix}"
-        with path.open("xb") as target:
-            shutil.copyfileobj(storage.stream, target, 1024 * 1024)
+        _store(storage, path)
         uploads.append(Upload(label, path))
     return uploads
+
+
+def _store(storage: FileStorage, path: Path) -> None:
+    """Give the spooled file its stored name: a hard link, so a large X-ray is not written a second time,
+    or a copy where the spool has no name (a stream kept in memory) or cannot be linked."""
+    spool = getattr(storage.stream, "name", None)
+    if isinstance(spool, str):
+        try:
+            os.link(spool, path)
+            return
+        except OSError:
+            pass
+    with path.open("xb") as target:
+        shutil.copyfileobj(storage.stream, target, 1024 * 1024)

@@ -7,6 +7,7 @@ import io
 import json
 import re
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
 
@@ -435,3 +436,20 @@ def test_a_dicom_from_the_xray_machine_is_scanned_with_the_patient_id_it_carries
     (row,) = stored_rows()
     assert row["status"] == "ok" and row["path"] == "IM0001" and row["study_uid"]
     assert row["patient_id"] == "DCM-0007"  # no ID typed: the DICOM header's, as edge-scan scan does
+
+
+def test_uploads_are_stored_as_sent_whether_spooled_to_a_file_or_kept_in_memory(tmp_path):
+    from werkzeug.datastructures import FileStorage
+
+    from edge_app.app.uploads import save_uploads
+
+    data = FIXTURE_XRAY.read_bytes()
+    spool = tempfile.NamedTemporaryFile(dir=tmp_path)
+    spool.write(data)
+    spool.seek(0)
+    files = [FileStorage(spool, "spooled.jpeg"), FileStorage(io.BytesIO(data), "in-memory.jpeg")]
+    linked, copied = save_uploads(files, tmp_path / "batch")
+    assert linked.path.read_bytes() == copied.path.read_bytes() == data
+    assert linked.path.stat().st_ino == Path(spool.name).stat().st_ino  # the spooled file itself, not a copy
+    spool.close()
+    assert linked.path.read_bytes() == data and list(tmp_path.iterdir()) == [tmp_path / "batch"]
