@@ -48,7 +48,7 @@ _OUT_SIDE = 768
 """The straightened film's longer side at most (the gate and the model see 64 and 224 px, the report a little more)."""
 _MIN_FILM_SHARE = 0.12
 """A film covers at least this share of the photo; a smaller outline is a label, a window pane or a shadow."""
-_MIN_INNER_SHARE = 0.3
+_MIN_INNER_SHARE = 0.15
 """A film inside a lightbox, window pane or screen covers at least this share of it."""
 _MIN_EDGE_SUPPORT = 0.7
 """Share of each side of an outline along which the picture must step the same way to be taken for a film's
@@ -58,6 +58,9 @@ _MIN_STEP = 3.0
 """Pixels (of the search copy) either side of an outline compared, and the brightness step (0-255) that counts."""
 _MAX_SURROUND_DETAIL = 0.5
 """Around a film found inside a lightbox or screen, fine detail is less than this share of the film's own."""
+_MAX_CUT_FILM_SHARE = 0.8
+"""A region running off the photo's edge smaller than this share of it may be a film cut off; a larger one is
+the background around the film."""
 _EDGE_MARGIN = 0.006
 """A corner closer than this share of the photo's size to its edge: the film may go on beyond the picture."""
 _BORDER_TRIM = 0.03
@@ -137,8 +140,8 @@ def find_film(rgb: np.ndarray) -> FilmOutline:
     small = cv2.resize(
         rgb[::step, ::step], (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
     )
-    gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (5, 5), 0)
-    quad, cut_off = _largest_quad(cv2, gray, _MIN_FILM_SHARE)
+    planes = cv2.GaussianBlur(_planes(cv2, small), (5, 5), 0)
+    quad, cut_off = _largest_quad(cv2, planes, _MIN_FILM_SHARE)
     if quad is None:
         raise ImageRejected(
             FILM_CUT_OFF if cut_off else FILM_NOT_FOUND,
@@ -151,37 +154,47 @@ def find_film(rgb: np.ndarray) -> FilmOutline:
             "away from lamps.",
         )
     for _ in range(2):
-        inner = _inner_quad(cv2, gray, quad)
+        inner = _inner_quad(cv2, planes, quad)
         if inner is None:
             break
         quad = inner
     return FilmOutline(_order_corners(quad) / scale)
 
 
-def _inner_quad(cv2, gray: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
-    """A film inside the outline `quad` (in `gray`'s pixels), in the same pixels; None when there is none."""
+def _planes(cv2, rgb: np.ndarray) -> np.ndarray:
+    """Brightness, and a blue-against-red plane: a grey film's clear margin can be as bright as the sky behind
+    it, but not of the same colour."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    chroma = cv2.convertScaleAbs(rgb[..., 2].astype(np.int16) - rgb[..., 0].astype(np.int16), alpha=2.0, beta=128)
+    return np.dstack([gray, chroma])
+
+
+def _inner_quad(cv2, planes: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
+    """A film inside the outline `quad` (in `planes`' pixels), in the same pixels; None when there is none."""
     corners = _order_corners(quad)
     width, height = FilmOutline(corners).size()
     target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(corners, target)
-    flat = cv2.warpPerspective(gray, matrix, (width, height), flags=cv2.INTER_LINEAR)
+    flat = cv2.warpPerspective(planes, matrix, (width, height), flags=cv2.INTER_LINEAR)
     dx, dy = round(_BORDER_TRIM * width), round(_BORDER_TRIM * height)
     inside = flat[dy : height - dy, dx : width - dx]
     inner, _ = _largest_quad(cv2, inside, _MIN_INNER_SHARE)
-    if inner is None or not _plain_surround(cv2, inside, inner):
+    if inner is None or not _plain_surround(cv2, inside[..., 0], inner):
         return None
     shifted = (inner + np.array([dx, dy], np.float32)).reshape(-1, 1, 2)
     return cv2.perspectiveTransform(shifted, np.linalg.inv(matrix)).reshape(4, 2).astype(np.float32)
 
 
-def _outline_masks(cv2, gray: np.ndarray) -> list[np.ndarray]:
+def _outline_masks(cv2, planes: np.ndarray) -> list[np.ndarray]:
     """Binary pictures whose outlines may be the film: closed edges, and regions brighter and darker than each
     of several levels (a film on a lightbox is darker than its surround, one on a dark desk or a screen in its
     bezel lighter, and its clear margin may be as bright as the window behind it)."""
+    gray, chroma = planes[..., 0], planes[..., 1]
     masks = [cv2.dilate(_edges(cv2, gray), np.ones((3, 3), np.uint8), iterations=2)]
     kernel = np.ones((5, 5), np.uint8)
-    for level in np.percentile(gray, (15, 30, 45, 60, 75, 90)):
-        bright = (gray > level).astype(np.uint8) * 255
+    levels = [(gray, level) for level in np.percentile(gray, (15, 30, 45, 60, 75, 90))]
+    for plane, level in [*levels, (chroma, cv2.threshold(chroma, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0])]:
+        bright = (plane > level).astype(np.uint8) * 255
         for mask in (bright, 255 - bright):
             masks.append(cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel))
     return masks
@@ -191,14 +204,14 @@ def _edges(cv2, gray: np.ndarray) -> np.ndarray:
     return cv2.Canny(gray, 15, 45)
 
 
-def _largest_quad(cv2, gray: np.ndarray, least_share: float) -> tuple[np.ndarray | None, bool]:
+def _largest_quad(cv2, planes: np.ndarray, least_share: float) -> tuple[np.ndarray | None, bool]:
     """The largest convex four-cornered outline covering at least `least_share` of the picture, clear of its
     edges and following straight edges in the picture, from any mask; and whether a larger one was found that
     touches an edge (a film cut off)."""
-    shape = gray.shape
+    shape = planes.shape[:2]
     margin = _EDGE_MARGIN * max(shape)
     best, best_area, cut_off = None, least_share * shape[0] * shape[1], False
-    for mask in _outline_masks(cv2, gray):
+    for mask in _outline_masks(cv2, planes):
         contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
             hull = cv2.convexHull(contour)
@@ -207,10 +220,11 @@ def _largest_quad(cv2, gray: np.ndarray, least_share: float) -> tuple[np.ndarray
                 continue
             low, high = hull.reshape(-1, 2).min(axis=0), hull.reshape(-1, 2).max(axis=0)
             if (low < margin).any() or (high > np.array(shape[::-1]) - 1 - margin).any():
-                cut_off |= cv2.contourArea(contour) >= 0.9 * area  # a solid region running off the edge
+                # a solid film-sized region running off the edge (not the background all around the film)
+                cut_off |= cv2.contourArea(contour) >= 0.9 * area and area < _MAX_CUT_FILM_SHARE * shape[0] * shape[1]
                 continue
             quad = _as_quad(cv2, hull)
-            if quad is None or cv2.contourArea(quad) < 0.9 * area or _edge_support(quad, gray) < _MIN_EDGE_SUPPORT:
+            if quad is None or cv2.contourArea(quad) < 0.9 * area or _edge_support(quad, planes) < _MIN_EDGE_SUPPORT:
                 continue
             best, best_area = quad, area
     return best, cut_off and best is None
@@ -230,13 +244,13 @@ def _plain_surround(cv2, gray: np.ndarray, inner: np.ndarray) -> bool:
     return float(detail[around > 0].mean()) < _MAX_SURROUND_DETAIL * float(detail[mask > 0].mean())
 
 
-def _edge_support(quad: np.ndarray, gray: np.ndarray) -> float:
+def _edge_support(quad: np.ndarray, planes: np.ndarray) -> float:
     """How surely each side of the outline is a film's edge, for its least sure side: the share of points along
     the side where the picture is brighter on the same side of it, and not by a little (a film is lighter or
     darker than what is around it all along). A line across the X-ray itself (an outline bridging the lungs or
     the body) has brighter and darker on either side by turns."""
     corners = _order_corners(quad)
-    height, width = gray.shape
+    height, width = planes.shape[:2]
     along = np.linspace(0.08, 0.92, 48)[:, None]
     surest = []
     for start, end in zip(corners, np.roll(corners, -1, axis=0), strict=True):
@@ -247,9 +261,9 @@ def _edge_support(quad: np.ndarray, gray: np.ndarray) -> float:
         for offset in (_SIDE_OFFSET, -_SIDE_OFFSET):
             x = np.clip(np.round(points[:, 0] + offset * normal[0]).astype(int), 0, width - 1)
             y = np.clip(np.round(points[:, 1] + offset * normal[1]).astype(int), 0, height - 1)
-            sides.append(gray[y, x].astype(np.float32))
-        step = sides[0] - sides[1]
-        surest.append(max(float((step > _MIN_STEP).mean()), float((step < -_MIN_STEP).mean())))
+            sides.append(planes[y, x].astype(np.float32))
+        step = sides[0] - sides[1]  # per point, per plane
+        surest.append(float(max((step > _MIN_STEP).mean(axis=0).max(), (step < -_MIN_STEP).mean(axis=0).max())))
     return min(surest)
 
 
