@@ -30,6 +30,11 @@ LIMITATIONS = (
     "labelled images and set its threshold from them (edge-scan calibrate LABELLED_FOLDER). On a separate "
     "collection the validation threshold sat below every pneumonia image and referred many healthy "
     "children; see the external row above and benchmarks/results/generalization.md.",
+    "Phone photos of films (`edge-scan scan --photo`, or 'Photo of a film' in the app): the film is found, "
+    "straightened and evenly lit before the chest X-ray gate and this model see it. The figures for photos "
+    "(docs/film-photos.md, benchmarks/results/photo_accuracy.json) come from simulated photos of the external "
+    "set, not from real photographs of films; a site that screens photos should calibrate its threshold on "
+    "photographed labelled films (edge-scan calibrate).",
 )
 
 TRAIN_OPTIONS = (

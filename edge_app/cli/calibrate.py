@@ -75,16 +75,18 @@ def run(
     confidence: float,
     operator: str | None,
     model: ScanModel,
+    photos: bool = False,
 ) -> None:
     """Scan the labelled images, print the comparison, and save the profile unless it must be refused.
-    Exits 1 when refused, 2 when the profile could not be saved (nothing changed either way)."""
+    Exits 1 when refused, 2 when the profile could not be saved (nothing changed either way).
+    `photos`: the labelled images are phone photos of films (edge-scan scan --photo)."""
     _check_can_save()
     try:
         images = calibration.images_in_csv(labels_csv) if labels_csv else calibration.images_in_folder(folder)
     except calibration.CalibrationError as exc:
         raise click.UsageError(str(exc)) from exc
     progress = Progress(len(images))
-    site_scan = calibration.scan_site_images(images, model, progress.advance)
+    site_scan = calibration.scan_site_images(images, model, progress.advance, photos)
     progress.clear()
     for result in site_scan.rejected:
         click.echo(f"Not scanned, left out: {result.path}: {result.message}", err=True)

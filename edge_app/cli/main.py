@@ -530,6 +530,12 @@ def info(model_path: Path | None, allow_unverified: bool, fmt: str) -> None:
 @model_option("Calibrate this .tflite model instead of the built-in one.")
 @click.option("--show", is_flag=True, help="Show the threshold scans use now and the active site profile, and stop.")
 @click.option("--reset", is_flag=True, help="Stop using the site profile: scans use the model's own threshold again.")
+@click.option(
+    "--photo",
+    is_flag=True,
+    help="The labelled images are phone photos of films, straightened as edge-scan scan --photo does: "
+    "a site that screens photos calibrates on photos.",
+)
 def calibrate(
     folder: Path | None,
     labels_csv: Path | None,
@@ -542,6 +548,7 @@ def calibrate(
     allow_unverified: bool,
     show: bool,
     reset: bool,
+    photo: bool,
 ) -> None:
     """Choose this site's threshold from its own labelled X-rays (FOLDER with NORMAL/ and PNEUMONIA/).
 
@@ -569,7 +576,7 @@ def calibrate(
     if (folder is None) == (labels_csv is None):
         raise click.UsageError("Give either a FOLDER of NORMAL/ and PNEUMONIA/ images or --labels CSV.")
     model = _load_model(model_path, allow_unverified=allow_unverified)
-    calibrate_command.run(folder, labels_csv, target_sensitivity, confidence, operator, model)
+    calibrate_command.run(folder, labels_csv, target_sensitivity, confidence, operator, model, photo)
 
 
 @main.command()

@@ -153,14 +153,15 @@ def images_in_csv(csv_path: Path) -> list[LabelledImage]:
 
 
 def scan_site_images(
-    images: Iterable[LabelledImage], model: ScanModel, advance: Callable[[], None] = lambda: None
+    images: Iterable[LabelledImage], model: ScanModel, advance: Callable[[], None] = lambda: None, photos: bool = False
 ) -> SiteScan:
     """Scan each image with the model at its own threshold, through the one preprocessing and quality gate,
-    keeping a fingerprint of each prepared input to find copies."""
+    keeping a fingerprint of each prepared input to find copies. `photos`: the images are phone photos of films,
+    straightened first as `edge-scan scan --photo` does (a site that screens photos calibrates on photos)."""
     images = list(images)
     results, fingerprints = [], []
     for image in images:
-        prepared = prepare_image(image.path, model.input_size)
+        prepared = prepare_image(image.path, model.input_size, photo=photos)
         results.append(scan_prepared(prepared, model))
         fingerprints.append(None if prepared.model_input is None else variety.fingerprint(prepared.model_input))
         advance()

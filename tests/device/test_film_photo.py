@@ -158,6 +158,17 @@ def test_every_photo_refusal_says_what_to_do():
         assert what_to_do(reason).startswith("Take the photo again")
 
 
+def test_a_site_calibrates_on_photos_of_its_films(tmp_path):
+    from edge_app.site.calibration import LabelledImage, scan_site_images
+
+    photo = save(tmp_path, lightbox_photo(xray_rgb()))
+    model = load_model()
+    as_photos = scan_site_images([LabelledImage(photo, 1)], model, photos=True)
+    as_xrays = scan_site_images([LabelledImage(photo, 1)], model)
+    assert len(as_photos.accepted) == 1 and as_photos.accepted[0][1].correction.startswith("film_photo")
+    assert not as_xrays.accepted
+
+
 def test_edge_scan_photo_records_the_photo_in_json(tmp_path):
     photo = save(tmp_path, lightbox_photo(xray_rgb()))
     run = CliRunner().invoke(main, ["scan", "--photo", "--no-history", "--format", "json", str(photo)])
