@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge_app.outputs.info import EXTERNAL_MEANING
+
 LIMITATIONS = (
     "Trained and evaluated on one hospital's images (Guangzhou, China); accuracy on other sites, detectors, "
     "and populations is unknown until measured there.",
@@ -27,9 +29,9 @@ LIMITATIONS = (
     "normalisation changes the outputs.",
     "The threshold was chosen on this data set. WHO guidance on computer-aided detection in screening calls "
     "for calibrating the threshold locally: a site should measure sensitivity and specificity on its own "
-    "labelled images and set its threshold from them (edge-scan calibrate LABELLED_FOLDER). On a separate "
-    "collection the validation threshold sat below every pneumonia image and referred many healthy "
-    "children; see the external row above and benchmarks/results/generalization.md.",
+    "labelled images and set its threshold from them (edge-scan calibrate LABELLED_FOLDER). On the same "
+    "hospital's later test collection the validation threshold sat below every pneumonia image and referred "
+    "many healthy children; see the external row above and benchmarks/results/generalization.md.",
     "Phone photos of films (`edge-scan scan --photo`, or 'Photo of a film' in the app): the film is found, "
     "straightened and evenly lit before the chest X-ray gate and this model see it. The figures for photos "
     "(docs/film-photos.md, benchmarks/results/photo_accuracy.json) come from simulated photos of the external "
@@ -140,8 +142,10 @@ def _external_note(metrics: dict) -> list[str]:
     if "external" not in metrics:
         return []
     return [
-        f"The external row is `{Path(metrics['external']['folder']).name}`, labelled images from outside the "
-        f"training collection, scored at the same validation-chosen threshold; its use: {metrics['external']['use']}.",
+        f"The external row is `{Path(metrics['external']['folder']).name}`, scored at the same validation-chosen "
+        f"threshold; its use: {metrics['external']['use']}.",
+        "",
+        EXTERNAL_MEANING,
         "",
     ]
 

@@ -14,6 +14,21 @@ from edge_app.reasons import EXPLANATIONS
 from edge_app.scoring import UNCERTAIN_MARGIN
 from edge_app.storage.paths import data_dir, history_path
 
+EXTERNAL_HEADING = (
+    "The same hospital's later, expert-checked test collection (other patients, never trained or tuned on; "
+    "not another hospital)"
+)
+EXTERNAL_MEANING = (
+    "`external` is one third of the patients of the Kermany collection's official test split: X-rays of children "
+    "from the same hospital (Guangzhou Women and Children's Medical Center), taken later and checked by experts, "
+    "never used to train or tune the model. It is not another hospital. Published Kermany-trained networks lost "
+    "much of their accuracy at other hospitals: a ResNet-50 with AUC 0.95 on the Guangzhou test set reached AUC "
+    "0.54 on 383 children's X-rays from NIH ChestX-ray14 (Xin, Li & Yi, Emergency Radiology 29(1):107-113, 2022, "
+    "doi:10.1007/s10140-021-01954-x), and pneumonia networks for adults did worse outside their own hospitals in "
+    "3 of 5 comparisons (Zech et al., PLOS Medicine 15(11):e1002683, 2018). So each site calibrates on its own "
+    "children (edge-scan calibrate) and keeps measuring with confirmed outcomes (edge-scan outcome, edge-scan stats)."
+)
+
 
 def describe(model: ScanModel) -> dict:
     runtime = model.classifier.runtime
@@ -78,12 +93,16 @@ def format_description(description: dict) -> str:
     measured = metadata.get("metrics", {})
     for split, heading in (
         ("test", "Test results, patients the model never saw, from the collection it was trained on"),
-        ("external", "A separate collection of images, never trained or tuned on (closest to a new clinic)"),
+        ("external", EXTERNAL_HEADING),
     ):
         if measured.get(split):
             lines.append(f"{heading} (n={measured[split].get('n', '?')}):")
             shown = (_metric_line(name, measured[split]) for name in ("auc", "sensitivity", "specificity"))
             lines.extend(line for line in shown if line)
+    if measured.get("external"):
+        lines.append(
+            "What this collection is, and what is known of other hospitals: see the model card (MODEL_CARD.md)."
+        )
     if "intended_use" in metadata:
         lines.append(f"Intended use: {metadata['intended_use']}")
     lines.append("Everything the model records about itself: edge-scan info --format json")
