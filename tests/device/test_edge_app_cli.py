@@ -148,11 +148,11 @@ def test_info(home):
     assert "Intended use" in text and "--format json" in text and '"data_splits"' not in text
 
 
-def test_info_shows_how_the_shipped_model_did_on_a_separate_collection(tmp_path, monkeypatch):
+def test_info_shows_how_the_shipped_model_did_on_its_hospitals_later_collection(tmp_path, monkeypatch):
     monkeypatch.setenv("PNEUMOSCAN_HOME", str(tmp_path))
     external = json.loads(run("info", "--format", "json").stdout)["metadata"]["metrics"]["external"]
     text = run("info").stdout
-    assert f"never trained or tuned on (closest to a new clinic) (n={external['n']}):" in text
+    assert f"never trained or tuned on; not another hospital) (n={external['n']}):" in text
     assert f"  specificity: {external['specificity']:.3f}" in text
 
 
