@@ -438,13 +438,15 @@ def _write_report(path: Path, pages, saved: bool) -> None:
     type=click.Choice([*FORMAT_OPTION.choices, "fhir"]),
     default="table",
     show_default=True,
-    help="Output format; fhir: one FHIR R4 Bundle (DiagnosticReport + Observation per scan) for a FHIR server.",
+    help="Output format; fhir: one FHIR R4 Bundle (DiagnosticReport + Observation per scan, and an Observation "
+    "for each confirmed outcome) for a FHIR server.",
 )
 def history_command(since: str | None, patient_id: str | None, fmt: str) -> None:
-    """Show past scans, oldest first."""
+    """Show past scans, oldest first, with the confirmed outcome in force for each (edge-scan outcome)."""
     from edge_app.outputs.output import history_writer
+    from edge_app.storage.outcomes import attach
 
-    records = _past_scans(since, patient_id)
+    records = attach(_past_scans(since, patient_id), _confirmed_outcomes())
     writer = history_writer(fmt, sys.stdout)
     writer.start()
     for record in records:

@@ -14,6 +14,10 @@ Choices that matter to whoever reads the results:
 - Resource ids are name-based UUIDs of the scan, so exporting the same history
   twice gives the same ids and a server can drop the duplicates.
 - The patient is referenced by identifier only: the device holds no patient record.
+- A clinician's confirmed outcome (edge-scan outcome) is its own Observation, derived
+  from the screening Observation, so the screen and the truth stay apart: pneumonia
+  carries SNOMED 233604007, no pneumonia the same code with interpretation NEG, and
+  not known a dataAbsentReason.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ def history_bundle(records: list[dict]) -> dict:
     for record in records:
         observation = _observation(record, devices[record["model_sha256"]]["id"])
         entries.extend([_entry(observation), _entry(_report(record, observation["id"]))])
+        if record.get("confirmed_outcome"):
+            entries.append(_entry(_confirmed(record, observation["id"])))
     bundle = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection", "timestamp": now_utc()}
     return {**bundle, "entry": entries} if entries else bundle  # FHIR allows no empty lists
 
@@ -184,6 +190,51 @@ def _report(record: dict, observation_id: str) -> dict:
     if record["status"] == OK and record["label"] == POSITIVE_LABEL:
         report["conclusionCode"] = [{"coding": [_PNEUMONIA]}]
     return {key: value for key, value in report.items() if value != []}
+
+
+_OUTCOME_CODE = {
+    "coding": [
+        {"system": LOCAL_CODES, "code": "confirmed-outcome", "display": "Clinician-confirmed pneumonia outcome"}
+    ],
+    "text": "Pneumonia confirmed or ruled out by a clinician after screening",
+}
+_METHODS = {
+    "xray_read": "Chest X-ray read by a clinician",
+    "clinical": "Clinical diagnosis",
+    "follow_up": "Follow-up of the child",
+}
+
+
+def _confirmed(record: dict, observation_id: str) -> dict:
+    """The outcome in force for a scan, linked to its screening Observation."""
+    outcome = record["confirmed_outcome"]
+    confirmed = {
+        "resourceType": "Observation",
+        "id": _uid("outcome", observation_id, outcome, record["confirmed_by"], record["confirmed_on"]),
+        "status": "final",
+        "code": _OUTCOME_CODE,
+        **_subject(record),
+        "effectiveDateTime": record["confirmed_on"],
+        "performer": [{"display": record["confirmed_by"]}],
+        "method": {
+            "coding": [{"system": LOCAL_CODES, "code": record["confirmation_method"]}],
+            "text": _METHODS[record["confirmation_method"]],
+        },
+        "derivedFrom": [_ref(observation_id)],
+    }
+    if outcome == "not_known":
+        confirmed["dataAbsentReason"] = {"coding": [{"system": DATA_ABSENT, "code": "unknown"}], "text": "Not known"}
+        return confirmed
+    present = outcome == "pneumonia"
+    confirmed["valueCodeableConcept"] = {
+        "coding": [_PNEUMONIA],
+        "text": "Pneumonia" if present else "No pneumonia",
+    }
+    interpretation = ("POS", "Positive") if present else ("NEG", "Negative")
+    confirmed["interpretation"] = [
+        {"coding": [{"system": INTERPRETATION, "code": interpretation[0], "display": interpretation[1]}]}
+    ]
+    return confirmed
 
 
 class FhirBundleWriter:

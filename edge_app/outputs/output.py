@@ -19,8 +19,9 @@ from edge_app.language import N_
 from edge_app.outputs.fhir_export import FhirBundleWriter
 from edge_app.record import OK, REJECTED, SCAN_FIELDS
 from edge_app.scoring import UNCERTAIN_MARGIN
+from edge_app.storage.outcomes import OUTCOME_FIELDS
 
-HISTORY_FIELDS = ("id", *SCAN_FIELDS)
+HISTORY_FIELDS = ("id", *SCAN_FIELDS, *OUTCOME_FIELDS)
 
 DISCLAIMER = N_(
     "PneumoScan is a screening aid, NOT a diagnosis. "

@@ -63,3 +63,21 @@ def current(db: sqlite3.Connection) -> dict[int, dict]:
 def all_rows(db: sqlite3.Connection, scan_id: int) -> list[dict]:
     """Every confirmation recorded for one scan, oldest first (superseded ones included)."""
     return [dict(row) for row in db.execute("SELECT * FROM outcomes WHERE scan_id = ? ORDER BY id", (scan_id,))]
+
+
+OUTCOME_FIELDS = ("confirmed_outcome", "confirmed_by", "confirmed_on", "confirmation_method")
+"""The outcome in force, as the history export carries it beside each scan (empty when none is recorded)."""
+
+
+def attach(records: list[dict], current_outcomes: dict[int, dict]) -> list[dict]:
+    """Each history record with the outcome in force for it (OUTCOME_FIELDS, None when none is recorded)."""
+    attached = []
+    for record in records:
+        found = current_outcomes.get(record.get("id"))
+        values = (
+            (None,) * 4
+            if found is None
+            else (found["outcome"], found["confirmed_by"], found["confirmed_on"], found["method"])
+        )
+        attached.append(record | dict(zip(OUTCOME_FIELDS, values, strict=True)))
+    return attached

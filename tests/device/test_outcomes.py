@@ -3,6 +3,8 @@ calibrate again and to measure the screening month by month."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 from datetime import date
@@ -187,3 +189,39 @@ def test_stats_warns_when_the_upper_bound_falls_under_the_target_and_when_outcom
     assert confirmed.warnings([_month(tp=38, fn=2, scanned=60)], target=0.95) == []  # 0.95 is within the interval
     (few,) = confirmed.warnings([_month(tp=12, fn=0, scanned=200)], target=0.95)
     assert "only 12 of 200 scans have a confirmed outcome" in few
+
+
+def test_exports_carry_the_confirmed_outcome_fhir_as_its_own_observation_csv_made_safe(home):
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.observation import Observation
+
+    assert run("scan", "--samples", "--patient-id", "P-1").exit_code in (0, 1)
+    assert (
+        run(
+            "outcome", "--scan-id", "1", "--outcome", "pneumonia", "--by", "=HYPERLINK(1)", "--method", "xray_read"
+        ).exit_code
+        == 0
+    )
+    assert (
+        run("outcome", "--scan-id", "2", "--outcome", "not_known", "--by", "Dr A", "--method", "follow_up").exit_code
+        == 0
+    )
+    bundle = json.loads(run("history", "--format", "fhir").stdout)
+    Bundle.model_validate(bundle)
+    resources = [entry["resource"] for entry in bundle["entry"]]
+    confirmed = [r for r in resources if r["resourceType"] == "Observation" and r.get("derivedFrom")]
+    assert len(confirmed) == 2
+    for resource in confirmed:
+        Observation.model_validate(resource)
+    screening = {
+        f"urn:uuid:{r['id']}" for r in resources if r["resourceType"] == "Observation" and "derivedFrom" not in r
+    }
+    assert all(r["derivedFrom"][0]["reference"] in screening for r in confirmed)
+    pneumonia = next(r for r in confirmed if "valueCodeableConcept" in r)
+    assert pneumonia["valueCodeableConcept"]["coding"][0]["code"] == "233604007"
+    assert pneumonia["interpretation"][0]["coding"][0]["code"] == "POS"
+    assert any(r.get("dataAbsentReason") for r in confirmed)
+
+    rows = list(csv.DictReader(io.StringIO(run("history", "--format", "csv").stdout)))
+    assert rows[0]["confirmed_outcome"] == "pneumonia" and rows[0]["confirmed_by"] == "'=HYPERLINK(1)"
+    assert rows[1]["confirmed_outcome"] == "not_known" and rows[2]["confirmed_outcome"] == ""
