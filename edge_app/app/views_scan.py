@@ -24,7 +24,8 @@ from edge_app.app.i18n import gettext
 from edge_app.app.screenings import TOKEN, Job, Screenings
 from edge_app.app.uploads import MAX_FILES, save_uploads, upload_root
 from edge_app.app.views_users import logged_in_operator, network_mode
-from edge_app.storage import operators
+from edge_app.language import N_
+from edge_app.storage import operators, outcomes
 
 blueprint = Blueprint("scan", __name__)
 MAX_TEXT = 120
@@ -166,8 +167,41 @@ def heatmap(row_id: int, kind: str):
     return send_file(path, mimetype="image/png", max_age=3600)
 
 
+OUTCOME_CHOICES = (
+    ("pneumonia", N_("Pneumonia")),
+    ("no_pneumonia", N_("No pneumonia")),
+    ("not_known", N_("Not known")),
+)
+METHOD_CHOICES = (
+    ("xray_read", N_("Chest X-ray read by a clinician")),
+    ("clinical", N_("Clinical diagnosis")),
+    ("follow_up", N_("Follow-up")),
+)
+
+
+@blueprint.route("/history/outcome", methods=["POST"])
+def record_outcome():
+    """A clinician's confirmed outcome for one scan, as edge-scan outcome records it: a new row, never an edit."""
+    from edge_app.site import outcome_input
+
+    fields = {name: request.form.get(name, "") for name in ("scan_id", "outcome", "confirmed_by", "method")}
+    try:
+        wanted = outcome_input.request(gettext("The outcome"), fields)
+
+        def write(db, history) -> bool:
+            scans = {record["id"]: record for record in history.query(db, ids=[wanted.scan_id])}
+            outcomes.record_all(db, outcome_input.resolve([wanted], scans))
+            return True
+
+        if not results.with_history(write, default=False):
+            raise outcome_input.OutcomeError(gettext("There is no scan history on this device yet."))
+    except outcome_input.OutcomeError as exc:
+        return history_page(outcome_error=str(exc), status=400)
+    return redirect(url_for("scan.history_page", recorded=wanted.scan_id))
+
+
 @blueprint.route("/history")
-def history_page():
+def history_page(outcome_error: str | None = None, status: int = 200):
     patient_id = _text_field_from(request.args.get("patient_id", ""))
     day_text = request.args.get("date", "").strip()
     since = until = None
@@ -183,14 +217,20 @@ def history_page():
         lambda db, history: history.query(db, since=since, patient_id=patient_id, until=until), default=[]
     )
     records.reverse()  # newest first: the scan just made is at the top
-    return render_template(
+    confirmed = results.with_history(lambda db, history: outcomes.current(db), default={})
+    page = render_template(
         "history.html",
-        rows=[results.card(r, None) for r in records[:500]],
+        rows=[results.card(r, None) | {"outcome": confirmed.get(r["id"])} for r in records[:500]],
         total=len(records),
         patient_id=patient_id or "",
         day=day_text,
         error=error,
+        outcome_error=outcome_error,
+        recorded=request.args.get("recorded", type=int),
+        outcome_choices=OUTCOME_CHOICES,
+        method_choices=METHOD_CHOICES,
     )
+    return page, status
 
 
 def _text_field_from(value: str) -> str | None:

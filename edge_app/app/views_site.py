@@ -11,6 +11,7 @@ from edge_app.app.i18n import gettext
 from edge_app.app.results import with_history
 from edge_app.app.screenings import current_model
 from edge_app.app.uploads import save_uploads, upload_root
+from edge_app.storage import outcomes
 
 blueprint = Blueprint("site", __name__)
 
@@ -40,7 +41,7 @@ def site_page(calibration: dict | None = None, status: int = 200):
     except site_profile.ProfileError as exc:
         profile, profile_error = None, str(exc)
     records = with_history(lambda db, history: history.query(db), default=[])
-    stats = summarize(records, profile)
+    stats = summarize(records, profile, outcomes=with_history(lambda db, history: outcomes.current(db), default={}))
     weeks = stats["weeks"][-12:]
     page = render_template(
         "site.html",
@@ -67,10 +68,8 @@ def calibrate():
         return site_page({"problem": gettext("Choose X-rays for both NORMAL and PNEUMONIA.")}, 400)
     if sum(map(len, labelled.values())) > MAX_CALIBRATION_FILES:
         return site_page({"problem": gettext("Choose at most %(n)s images.", n=MAX_CALIBRATION_FILES)}, 400)
-    from edge_app.site.calibration import check_target
-
     try:
-        target = check_target(float(request.form.get("target", "0.95").replace(",", ".")))  # 0,95 in French
+        target = _target()
     except ValueError as exc:
         return site_page({"problem": str(exc)}, 400)
     folder = upload_root(current_app.extensions["pneumoscan"].data_folder) / f"calibration-{secrets.token_hex(8)}"
@@ -84,12 +83,38 @@ def calibrate():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _target() -> float:
+    from edge_app.site.calibration import check_target
+
+    return check_target(float(request.form.get("target", "0.95").replace(",", ".")))  # 0,95 in French
+
+
+@blueprint.route("/site/calibrate-from-history", methods=["POST"])
+def calibrate_from_history():
+    """Calibrate on this model's scans with a confirmed outcome, as edge-scan calibrate --from-history does."""
+    from edge_app.inference.model_store import ModelError, load_model
+    from edge_app.site import calibration, confirmed
+
+    try:
+        target = _target()
+        model = load_model()
+    except (ValueError, ModelError) as exc:
+        return site_page({"problem": str(exc)}, 400)
+    records = with_history(lambda db, history: history.query(db), default=[])
+    current = with_history(lambda db, history: outcomes.current(db), default={})
+    scanned_with = calibration.ScannedWith(model.sha256, model.version, model.threshold)
+    settings = (target, calibration.CONFIDENCE, request.form.get("operator") or None)
+    try:
+        profile = confirmed.history_profile(records, current, scanned_with, settings)
+    except calibration.CalibrationError as exc:
+        return site_page({"problem": gettext("%(why)s Nothing was changed.", why=str(exc))}, 400)
+    return site_page(_conclude(profile, model))
+
+
 def _calibrate_folder(folder, target: float, operator: str | None) -> dict:
     """What the calibration found, and whether the profile was saved: the keys site.html shows."""
     from edge_app.inference.model_store import ModelError, load_model
-    from edge_app.outputs import calibration_report
-    from edge_app.site import calibration, site_profile
-    from edge_app.site.threshold_choice import resolve_threshold
+    from edge_app.site import calibration
 
     try:
         model = load_model()  # its own threshold: the calibration compares the site's with it
@@ -99,7 +124,16 @@ def _calibrate_folder(folder, target: float, operator: str | None) -> dict:
         return {"problem": str(exc)}
     except calibration.CalibrationError as exc:
         return {"problem": gettext("%(why)s Nothing was changed.", why=str(exc))}
-    found = {"summary": calibration_report.summary(profile), "left_out": len(site_scan.rejected)}
+    return _conclude(profile, model) | {"left_out": len(site_scan.rejected)}
+
+
+def _conclude(profile, model) -> dict:
+    """Show the calibration, and save its profile unless it is refused."""
+    from edge_app.outputs import calibration_report
+    from edge_app.site import site_profile
+    from edge_app.site.threshold_choice import resolve_threshold
+
+    found = {"summary": calibration_report.summary(profile)}
     if profile.refused:
         return found | {
             "refusal": calibration_report.refusal(profile, calibration_report.in_use(resolve_threshold(model)))

@@ -108,13 +108,10 @@ def run_from_history(
     and report as a folder."""
     from edge_app.site import confirmed
 
-    target, confidence, operator = settings
     _check_can_save()
-    images = confirmed.calibration_images(confirmed.confirmed_scans(records, outcomes, model.sha256))
-    source = f"confirmed scans in the history{'' if since is None else f' since {since}'}"
     scanned_with = calibration.ScannedWith(model.sha256, model.version, model.threshold)
     try:
-        profile = calibration.build_profile(images, [], scanned_with, target, operator, source, confidence)
+        profile = confirmed.history_profile(records, outcomes, scanned_with, settings, since)
     except calibration.CalibrationError as exc:
         raise click.ClickException(f"{exc} Nothing was changed.") from exc
     conclude(profile, model)

@@ -225,3 +225,32 @@ def test_exports_carry_the_confirmed_outcome_fhir_as_its_own_observation_csv_mad
     rows = list(csv.DictReader(io.StringIO(run("history", "--format", "csv").stdout)))
     assert rows[0]["confirmed_outcome"] == "pneumonia" and rows[0]["confirmed_by"] == "'=HYPERLINK(1)"
     assert rows[1]["confirmed_outcome"] == "not_known" and rows[2]["confirmed_outcome"] == ""
+
+
+def test_the_app_records_an_outcome_on_the_history_screen_and_the_site_screen_measures_it():
+    from tests.device.test_app import finished_page, form_tokens, make_client, post_scan, xray_upload
+
+    _, client = make_client()
+    finished_page(client, post_scan(client, [xray_upload()]).headers["Location"])
+    (scan,) = stored()
+    page = client.get("/history").get_data(as_text=True)
+    for control in ("scan_id", "outcome", "method", "confirmed_by"):
+        assert f'<label for="{control}">' in page and f'id="{control}"' in page
+    tokens = form_tokens(client, "/history")
+    fields = {"scan_id": str(scan["id"]), "outcome": "pneumonia", "method": "xray_read", "confirmed_by": "Dr A"}
+    forged = client.post("/history/outcome", data=fields | {"csrf_token": "forged"})
+    assert forged.status_code == 400 and _outcome_rows() == 0
+    done = client.post("/history/outcome", data=fields | tokens, follow_redirects=True)
+    assert done.status_code == 200 and f"Outcome recorded for scan {scan['id']}." in done.get_data(as_text=True)
+    unknown = client.post("/history/outcome", data=fields | tokens | {"scan_id": "999"})
+    assert unknown.status_code == 400 and "no scan 999" in unknown.get_data(as_text=True)
+    assert _outcome_rows() == 1
+
+    site = client.get("/site").get_data(as_text=True)
+    assert "Measured on confirmed scans, per month" in site
+    month = date.today().strftime("%Y-%m")
+    assert f"<td>{month}</td><td>1</td><td>1</td>" in site
+    refused = client.post("/site/calibrate-from-history", data={"target": "0.95"} | form_tokens(client, "/site"))
+    assert "REFUSED" in refused.get_data(as_text=True) and not (data_dir() / "site_profile.json").exists()
+    french = client.get("/history", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Enregistrer un résultat confirmé" in french
