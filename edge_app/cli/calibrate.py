@@ -51,6 +51,13 @@ def show(model: ScanModel) -> None:
         click.echo(calibration_report.in_use(choice))
         click.echo("No site profile is active: scans use the model's own threshold.")
         return
+    if profile.model_sha256 != model.sha256:
+        raise UnusableProfile(
+            f"The active site profile ({site_profile.active_profile_path()}) was made for another model "
+            f"(SHA-256 {profile.model_sha256[:12]}..., version {profile.model_version}), not this one "
+            f"({model.sha256[:12]}..., version {model.version}): its figures say nothing about this model, and "
+            f"scans use this model's own threshold {model.threshold:.3f}. Calibrate again with edge-scan calibrate."
+        )
     click.echo(calibration_report.show(profile, str(site_profile.active_profile_path()), choice))
 
 

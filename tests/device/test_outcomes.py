@@ -254,3 +254,13 @@ def test_the_app_records_an_outcome_on_the_history_screen_and_the_site_screen_me
     assert "REFUSED" in refused.get_data(as_text=True) and not (data_dir() / "site_profile.json").exists()
     french = client.get("/history", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "Enregistrer un résultat confirmé" in french
+
+
+def test_calibrate_show_refuses_a_profile_made_for_another_model_with_exit_2(home):
+    from edge_app.site import site_profile
+    from tests.site_profiles import consistent_profile
+
+    site_profile.save_profile(consistent_profile("b" * 64, 0.3))
+    shown = run("calibrate", "--show")
+    assert shown.exit_code == 2 and "was made for another model" in shown.output
+    assert "Traceback" not in shown.output
