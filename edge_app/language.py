@@ -6,22 +6,19 @@ gettext catalogue in `edge_app/locales/<code>/LC_MESSAGES/pneumoscan.po`, compil
 (both are committed and shipped, so nothing is built at install time; a test checks that each `.mo` matches
 its `.po`). docs/languages.md says how a programme adds a language.
 
-Babel is imported inside the functions that need it: the vocabulary modules import `N_` from here, and
-a scan in English should not pay for loading the locale machinery it never uses.
+Babel, Decimal and the catalogue folder are reached inside the functions that need them: the vocabulary
+modules and `edge-scan --help` import `N_` and LANGUAGES from here, and a scan in English should not pay
+for loading the locale machinery it never uses.
 """
 
 from __future__ import annotations
 
 import gettext
 from datetime import datetime
-from decimal import Decimal
 from functools import cache
-from importlib import resources
 
 DOMAIN = "pneumoscan"
 """The gettext domain: the catalogue file name (`pneumoscan.po` / `pneumoscan.mo`)."""
-
-LOCALES_DIR = resources.files("edge_app") / "locales"
 
 
 LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français", "pt": "Português"}
@@ -65,6 +62,8 @@ def translator(language: str | None) -> gettext.NullTranslations:
 def _load_translations(code: str) -> gettext.NullTranslations:
     """Loaded once per supported code (never per raw header or cookie value, which anyone can vary)."""
     from babel.support import NullTranslations, Translations
+
+    from edge_app.package_data import LOCALES_DIR
 
     if code == DEFAULT_LANGUAGE:
         return NullTranslations()
@@ -125,6 +124,8 @@ def format_number(value: float, language: str | None, decimals: int = 0, groupin
     """A number with the language's decimal sign (0.123 in English, 0,123 in French) and, unless
     `grouping` is off, its digit grouping (12,345 and 12 345). Rounds the float's exact value, as
     Python's own formatting does, so English matches f"{value:.3f}" digit for digit."""
+    from decimal import Decimal
+
     from babel.numbers import format_decimal
 
     pattern = _number_pattern(decimals, grouping)
@@ -133,6 +134,8 @@ def format_number(value: float, language: str | None, decimals: int = 0, groupin
 
 def format_percent(fraction: float, language: str | None, decimals: int = 0) -> str:
     """A fraction as a percentage, with the locale's sign and spacing: 12% in English, 12 % in French."""
+    from decimal import Decimal
+
     from babel import Locale
     from babel.numbers import format_percent as babel_format_percent
 

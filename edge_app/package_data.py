@@ -1,5 +1,5 @@
-"""The files that ship inside the edge_app package: the model, the chest X-ray gate, the sample X-rays and
-the project's public key.
+"""The files that ship inside the edge_app package: the model, the chest X-ray gate, the sample X-rays,
+the project's public key and the language catalogues.
 
 They are found through importlib.resources in this one place, so moving a module never moves the file it
 reads, and an installed package finds them wherever pip put it.
@@ -24,3 +24,5 @@ SAMPLES_DIR = _package_file("samples")
 """The sample X-rays shipped inside the package (see samples/ATTRIBUTION.md)."""
 PROJECT_KEY_FILE = _package_file("keys", "pneumoscan-project.pub")
 """The project's Ed25519 public key, trusted for model updates out of the box."""
+LOCALES_DIR = _package_file("locales")
+"""The gettext catalogues, one folder per language code (see edge_app.language)."""

@@ -19,7 +19,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from edge_app.language import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALES_DIR
+from edge_app.language import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES
+from edge_app.package_data import LOCALES_DIR
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 TRANSLATED = sorted(code for code in LANGUAGES if code != DEFAULT_LANGUAGE)
