@@ -147,9 +147,10 @@ def _open_history():
         raise CannotStart(str(exc)) from exc
 
 
-def _past_scans(since: str | None, patient_id: str | None = None) -> list[dict]:
-    """Stored results from the local date or time `since` typed on the command line (all when None)."""
-    from edge_app.storage import history
+def _read_history(since: str | None, patient_id: str | None = None) -> tuple[list[dict], dict[int, dict]]:
+    """Stored results from the local date or time `since` typed on the command line (all when None), and the
+    confirmed outcome in force for each scan id that has one; both empty without a history."""
+    from edge_app.storage import history, outcomes
     from edge_app.storage.paths import history_path
 
     try:
@@ -157,29 +158,13 @@ def _past_scans(since: str | None, patient_id: str | None = None) -> list[dict]:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     if not history_path().exists():
-        return []
-    try:
-        db = history.open_for_reading(history_path())
-    except history.HistoryError as exc:
-        raise CannotStart(str(exc)) from exc
-    records = history.query(db, since=since_utc, patient_id=patient_id)
-    db.close()
-    return records
-
-
-def _confirmed_outcomes() -> dict[int, dict]:
-    """The confirmed outcome in force for each scan id that has one (none without a history)."""
-    from edge_app.storage import history, outcomes
-    from edge_app.storage.paths import history_path
-
-    if not history_path().exists():
-        return {}
+        return [], {}
     try:
         db = history.open_for_reading(history_path())
     except history.HistoryError as exc:
         raise CannotStart(str(exc)) from exc
     try:
-        return outcomes.current(db)
+        return history.query(db, since=since_utc, patient_id=patient_id), outcomes.current(db)
     finally:
         db.close()
 
@@ -446,7 +431,7 @@ def history_command(since: str | None, patient_id: str | None, fmt: str) -> None
     from edge_app.outputs.output import history_writer
     from edge_app.storage.outcomes import attach
 
-    records = attach(_past_scans(since, patient_id), _confirmed_outcomes())
+    records = attach(*_read_history(since, patient_id))
     writer = history_writer(fmt, sys.stdout)
     writer.start()
     for record in records:
@@ -475,13 +460,13 @@ def stats(since: str | None, fmt: str, prevalence: float | None) -> None:
     from edge_app.site import profile_check, site_profile
     from edge_app.site.stats import summarize
 
-    records = _past_scans(since)
+    records, confirmed = _read_history(since)
     try:
         profile = profile_check.trusted_profile()
     except site_profile.ProfileError as exc:
         click.echo(f"Warning: {exc} Referrals are not compared with a calibration.", err=True)
         profile = None
-    summary = summarize(records, profile, prevalence, _confirmed_outcomes())
+    summary = summarize(records, profile, prevalence, confirmed)
     click.echo(json.dumps(summary, indent=2) if fmt == "json" else stats_report.format_table(summary))
 
 
@@ -572,7 +557,7 @@ def calibrate(
             raise click.UsageError("Give either --from-history or a FOLDER or --labels CSV, not both.")
         model = _load_model(model_path, allow_unverified=allow_unverified)
         settings = (target_sensitivity, confidence, operator)
-        return calibrate_command.run_from_history(_past_scans(since), _confirmed_outcomes(), since, settings, model)
+        return calibrate_command.run_from_history(*_read_history(since), since, settings, model)
     if since is not None:
         raise click.UsageError("--since goes with --from-history.")
     if (folder is None) == (labels_csv is None):
