@@ -213,11 +213,11 @@ def history_page(outcome_error: str | None = None, status: int = 200):
             since, until = results.utc_text(start), results.utc_text(start + timedelta(days=1))
         except ValueError:
             error = gettext("Type the date as year-month-day, for example 2025-03-01.")
-    records = results.with_history(
-        lambda db, history: history.query(db, since=since, patient_id=patient_id, until=until), default=[]
+    records, confirmed = results.with_history(
+        lambda db, history: (history.query(db, since=since, patient_id=patient_id, until=until), outcomes.current(db)),
+        default=([], {}),
     )
     records.reverse()  # newest first: the scan just made is at the top
-    confirmed = results.with_history(lambda db, history: outcomes.current(db), default={})
     page = render_template(
         "history.html",
         rows=[results.card(r, None) | {"outcome": confirmed.get(r["id"])} for r in records[:500]],
