@@ -187,8 +187,9 @@ class Screenings:
         """The scanner thread's connection to the history, kept open between screenings (every result is
         still its own committed transaction); opened again if the history file was replaced."""
         from edge_app.storage import history
+        from edge_app.storage.paths import history_path
 
-        path = _history_path()
+        path = history_path()
         if self._db is None or not path.exists():
             if self._db is not None:
                 self._db.close()
@@ -232,12 +233,6 @@ class Screenings:
         atomic_write_bytes(self.heatmap(row_id, "xray"), explanation.image_png)
         atomic_write_bytes(self.heatmap(row_id, "overlay"), explanation.overlay_png)
         atomic_write_text(self.images / f"{row_id}.json", json.dumps({"max_logit_drop": explanation.max_logit_drop}))
-
-
-def _history_path() -> Path:
-    from edge_app.storage.paths import history_path
-
-    return history_path()
 
 
 def _model_files() -> tuple:
