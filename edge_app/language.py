@@ -45,8 +45,13 @@ def language_code(language: str | None) -> str:
     """A supported language code for a code, a locale or a tag ("fr", "fr_FR", "pt-MZ", "PT"); else English."""
     if not language:
         return DEFAULT_LANGUAGE
-    primary = language.strip().replace("_", "-").split("-")[0].lower()
+    primary = _primary_subtag(language)
     return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _primary_subtag(tag: str) -> str:
+    """The language of a code, locale or tag, without its region: "pt-MZ", "pt_BR" and "PT" are all "pt"."""
+    return tag.strip().replace("_", "-").split("-")[0].lower()
 
 
 def translator(language: str | None) -> gettext.NullTranslations:
@@ -89,7 +94,7 @@ def best_language(accept_language: str | None) -> str:
                     quality = float(value)
                 except ValueError:
                     quality = -1.0
-        primary = tag.strip().replace("_", "-").split("-")[0].lower()
+        primary = _primary_subtag(tag)
         if quality > 0 and primary in LANGUAGES:
             ranked.append((-quality, position, primary))
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
