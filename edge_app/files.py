@@ -75,6 +75,13 @@ def read_regular_file(path: Path, max_bytes: int, what: str = "a regular file") 
         return data
 
 
+def read_text_file(path: Path, max_bytes: int, what: str) -> str:
+    """A text file a person named (a CSV of labels or outcomes, a settings file), read as `read_regular_file`
+    reads bytes, so a pipe in its place is refused instead of waiting forever. A spreadsheet program's UTF-8
+    byte-order mark is dropped; text that is not UTF-8 raises UnicodeDecodeError (a ValueError)."""
+    return read_regular_file(path, max_bytes, what).decode("utf-8-sig")
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp)` with a temporary path beside `path` (same suffix), then rename."""
     path = Path(path)

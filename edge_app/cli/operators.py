@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
 import click
+
+
+@contextmanager
+def _operators() -> Iterator[ModuleType]:
+    """The operators store, its refusals (a bad name or password, a damaged or unreadable file) as exit 2."""
+    from edge_app.storage import operators
+
+    try:
+        yield operators
+    except operators.OperatorError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 @click.group(name="operators")
@@ -15,21 +30,17 @@ def operators_group() -> None:
 @click.password_option("--password", prompt="Password or PIN", help="Asked for when not given.")
 def set_operator(name: str, password: str) -> None:
     """Add operator NAME, or change their password or PIN (at least 4 characters)."""
-    from edge_app.storage import operators
-
-    try:
+    with _operators() as operators:
         stored = operators.set_password(name, password)
-    except operators.OperatorError as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(f"Operator {stored} can now log in.")
 
 
 @operators_group.command(name="list")
 def list_operators() -> None:
     """List the operators who can log in."""
-    from edge_app.storage import operators
-
-    for name in operators.names():
+    with _operators() as operators:
+        names = operators.names()
+    for name in names:
         click.echo(name)
 
 
@@ -37,8 +48,8 @@ def list_operators() -> None:
 @click.argument("name")
 def remove_operator(name: str) -> None:
     """Remove operator NAME: they can no longer log in."""
-    from edge_app.storage import operators
-
-    if not operators.remove(name):
+    with _operators() as operators:
+        removed = operators.remove(name)
+    if not removed:
         raise click.UsageError(f"No operator named {name!r}.")
     click.echo(f"Operator {name} removed.")

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
+from edge_app.files import read_text_file
 from edge_app.storage.outcomes import METHODS, OUTCOMES
+
+MAX_CSV_BYTES = 16 * 2**20
+"""A month of outcomes for a busy clinic is well under 1 MB; a larger file is not an outcomes CSV."""
 
 
 class BadOutcome(click.ClickException):
@@ -23,8 +27,8 @@ def _write(fields: list[tuple[str, dict]] | None, csv_path: Path | None) -> list
     try:
         if csv_path is not None:
             try:
-                text = csv_path.read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as exc:
+                text = read_text_file(csv_path, MAX_CSV_BYTES, "a CSV file of outcomes")
+            except (OSError, ValueError) as exc:
                 raise outcome_input.OutcomeError(f"{csv_path}: cannot be read ({exc}).") from exc
             wanted = outcome_input.requests_from_csv(text, str(csv_path))
         else:

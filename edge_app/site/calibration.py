@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.contract import LABELS
+from edge_app.files import read_text_file
 from edge_app.inference.model_store import ScanModel
 from edge_app.record import OK, ScanResult, now_utc
 from edge_app.scan.scanner import prepare_image, scan_prepared
@@ -38,6 +39,8 @@ from edge_app.site.dataset import DatasetError, list_split, patient_id
 from edge_app.site.site_profile import CalibrationImage, SiteProfile
 from edge_app.threshold import check_threshold
 
+MAX_LABELS_CSV_BYTES = 16 * 2**20
+"""A CSV naming tens of thousands of labelled X-rays is under 4 MB; a larger file is not a list of labels."""
 MIN_PER_CLASS = 30
 """Fewer images of either class give intervals too wide to mean anything (with 30
 NORMAL images, a specificity of 0.80 is only known to lie between 0.61 and 0.92)."""
@@ -129,8 +132,8 @@ def images_in_csv(csv_path: Path) -> list[LabelledImage]:
     """Rows of `path,label` (NORMAL or PNEUMONIA); relative paths are read from the CSV's folder."""
     csv_path = Path(csv_path)
     try:
-        rows = list(csv.reader(csv_path.read_text(encoding="utf-8-sig").splitlines()))
-    except (OSError, UnicodeDecodeError) as exc:
+        rows = list(csv.reader(read_text_file(csv_path, MAX_LABELS_CSV_BYTES, "a CSV file of labels").splitlines()))
+    except (OSError, ValueError) as exc:
         raise CalibrationError(f"{csv_path}: cannot be read ({exc}).") from exc
     images = []
     for number, row in enumerate(rows, start=1):

@@ -14,10 +14,12 @@ import json
 import os
 from pathlib import Path
 
-from edge_app.files import atomic_write_text
+from edge_app.files import MISSING, NotARegularFile, atomic_write_text, read_text_file
 from edge_app.storage.paths import config_dir
 
 OPERATORS_FILE = "operators.json"
+MAX_OPERATORS_BYTES = 2**20
+"""Thousands of operators fit in well under 1 MB."""
 MIN_PASSWORD_LENGTH = 4
 """A four-digit PIN is the shortest accepted: clinics use PINs, and login attempts are rate-limited."""
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -34,10 +36,12 @@ def operators_path() -> Path:
 def _load() -> dict[str, dict]:
     path = operators_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
+        data = json.loads(read_text_file(path, MAX_OPERATORS_BYTES, "an operators file"))
+    except NotARegularFile as exc:
+        if exc.kind == MISSING:
+            return {}
+        raise OperatorError(f"{path}: the operators file cannot be read ({exc}).") from exc
+    except (OSError, ValueError, RecursionError) as exc:
         raise OperatorError(f"{path}: the operators file cannot be read ({exc}).") from exc
     if not isinstance(data, dict):
         raise OperatorError(f"{path}: the operators file is damaged (not a JSON object).")

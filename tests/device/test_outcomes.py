@@ -264,3 +264,38 @@ def test_calibrate_show_refuses_a_profile_made_for_another_model_with_exit_2(hom
     shown = run("calibrate", "--show")
     assert shown.exit_code == 2 and "was made for another model" in shown.output
     assert "Traceback" not in shown.output
+
+
+HANG_GUARD_S = 120
+"""A pipe read as a file would block forever; the subprocess is killed after this and the test fails."""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["outcome", "--csv", "{pipe}"],
+        ["calibrate", "--labels", "{pipe}"],
+        ["operators", "list"],
+    ],
+    ids=["outcomes-csv", "labels-csv", "operators-file"],
+)
+def test_a_pipe_named_as_a_file_is_refused_with_a_reason_not_waited_on(command, home, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    pipe = tmp_path / "named.csv"
+    os.mkfifo(pipe)
+    if command[0] == "operators":
+        home.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(home / "operators.json")  # PNEUMOSCAN_HOME holds the settings too
+    args = [part.replace("{pipe}", str(pipe)) for part in command]
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_app", *args],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        env={**os.environ, "PNEUMOSCAN_HOME": str(home)},
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "pipe" in (done.stdout + done.stderr)
