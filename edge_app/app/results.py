@@ -19,14 +19,18 @@ __all__ = ["SLIP_SECURITY_POLICY", "card", "records", "slip_html", "stop_reason"
 T = TypeVar("T")
 
 
-def with_history(read: Callable[[sqlite3.Connection, object], T], default: T) -> T:
-    """Run `read(db, history_module)` on the history; `default` when there is no history yet."""
+def with_history(read: Callable[[sqlite3.Connection, object], T], default: T, *, writing: bool = False) -> T:
+    """Run `read(db, history_module)` on the history; `default` when there is no history yet.
+
+    Pages only read, so they open the history as `edge-scan history` does, without migrating or
+    switching it; only a page that records something asks for `writing`."""
     from edge_app.storage import history
     from edge_app.storage.paths import history_path
 
-    if not history_path().exists():
+    path = history_path()
+    if not path.exists():
         return default
-    db = history.connect(history_path())
+    db = history.connect(path) if writing else history.open_for_reading(path)
     try:
         return read(db, history)
     finally:

@@ -116,10 +116,11 @@ def rollback():
 
 @blueprint.route("/device/history.<any(csv, json):fmt>")
 def export_history(fmt: str):
-    """The whole history as edge-scan history --format csv (or fhir) writes it."""
+    """The whole history, with each scan's confirmed outcome, as edge-scan history --format csv (or fhir) writes it."""
     from edge_app.outputs.output import history_writer
+    from edge_app.storage import outcomes
 
-    records = with_history(lambda db, history: history.query(db), default=[])
+    records = with_history(lambda db, history: outcomes.attach(history.query(db), outcomes.current(db)), default=[])
     stream = io.StringIO()
     writer = history_writer("csv" if fmt == "csv" else "fhir", stream)
     writer.start()

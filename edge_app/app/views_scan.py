@@ -193,7 +193,7 @@ def record_outcome():
             outcomes.record_all(db, outcome_input.resolve([wanted], scans))
             return True
 
-        if not results.with_history(write, default=False):
+        if not results.with_history(write, default=False, writing=True):
             raise outcome_input.OutcomeError(gettext("There is no scan history on this device yet."))
     except outcome_input.OutcomeError as exc:
         return history_page(outcome_error=str(exc), status=400)

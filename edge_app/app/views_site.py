@@ -29,6 +29,11 @@ MAX_CALIBRATION_FILES = 2000
 """Calibration needs hundreds of labelled X-rays: more than one screening may send."""
 
 
+def _scans_and_outcomes(db, history) -> tuple[list[dict], dict[int, dict]]:
+    """Every stored scan and the confirmed outcome in force for each, from one opening of the history."""
+    return history.query(db), outcomes.current(db)
+
+
 @blueprint.route("/site")
 def site_page(calibration: dict | None = None, status: int = 200):
     from edge_app.outputs.calibration_report import summary
@@ -40,8 +45,8 @@ def site_page(calibration: dict | None = None, status: int = 200):
         profile, profile_error = profile_check.trusted_profile(), None
     except site_profile.ProfileError as exc:
         profile, profile_error = None, str(exc)
-    records = with_history(lambda db, history: history.query(db), default=[])
-    stats = summarize(records, profile, outcomes=with_history(lambda db, history: outcomes.current(db), default={}))
+    records, current = with_history(_scans_and_outcomes, default=([], {}))
+    stats = summarize(records, profile, outcomes=current)
     weeks = stats["weeks"][-12:]
     page = render_template(
         "site.html",
@@ -100,8 +105,7 @@ def calibrate_from_history():
         model = load_model()
     except (ValueError, ModelError) as exc:
         return site_page({"problem": str(exc)}, 400)
-    records = with_history(lambda db, history: history.query(db), default=[])
-    current = with_history(lambda db, history: outcomes.current(db), default={})
+    records, current = with_history(_scans_and_outcomes, default=([], {}))
     scanned_with = calibration.ScannedWith(model.sha256, model.version, model.threshold)
     settings = (target, calibration.CONFIDENCE, request.form.get("operator") or None)
     try:

@@ -299,3 +299,20 @@ def test_a_pipe_named_as_a_file_is_refused_with_a_reason_not_waited_on(command, 
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "pipe" in (done.stdout + done.stderr)
+
+
+def test_the_apps_history_download_carries_the_confirmed_outcome_as_the_command_line_does():
+    from tests.device.test_app import finished_page, form_tokens, make_client, post_scan, xray_upload
+
+    _, client = make_client()
+    finished_page(client, post_scan(client, [xray_upload()]).headers["Location"])
+    (scan,) = stored()
+    fields = {"scan_id": str(scan["id"]), "outcome": "no_pneumonia", "method": "follow_up", "confirmed_by": "Dr B"}
+    client.post("/history/outcome", data=fields | form_tokens(client, "/history"))
+    assert _outcome_rows() == 1
+    (row,) = csv.DictReader(io.StringIO(client.get("/device/history.csv").get_data(as_text=True)))
+    confirmed = (row["confirmed_outcome"], row["confirmed_by"], row["confirmation_method"])
+    assert confirmed == ("no_pneumonia", "Dr B", "follow_up")
+    bundle = json.loads(client.get("/device/history.json").get_data(as_text=True))
+    resources = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
+    assert resources.count("Observation") == 2  # the screening and, linked to it, the confirmed outcome
