@@ -188,15 +188,16 @@ def _inner_quad(cv2, planes: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
 def _outline_masks(cv2, planes: np.ndarray) -> list[np.ndarray]:
     """Binary pictures whose outlines may be the film: closed edges, and regions brighter and darker than each
     of several levels (a film on a lightbox is darker than its surround, one on a dark desk or a screen in its
-    bezel lighter, and its clear margin may be as bright as the window behind it)."""
+    bezel lighter, and its clear margin may be as bright as the window behind it). The regions are opened with a
+    square wider than a window's bar: a film joined by the bars to the photo's edge would look cut off."""
     gray, chroma = planes[..., 0], planes[..., 1]
     masks = [cv2.dilate(_edges(cv2, gray), np.ones((3, 3), np.uint8), iterations=2)]
-    kernel = np.ones((5, 5), np.uint8)
+    kernel, wide = np.ones((5, 5), np.uint8), np.ones((11, 11), np.uint8)
     levels = [(gray, level) for level in np.percentile(gray, (15, 30, 45, 60, 75, 90))]
     for plane, level in [*levels, (chroma, cv2.threshold(chroma, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0])]:
         bright = (plane > level).astype(np.uint8) * 255
         for mask in (bright, 255 - bright):
-            masks.append(cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel))
+            masks.append(cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, wide), cv2.MORPH_CLOSE, kernel))
     return masks
 
 

@@ -1,0 +1,45 @@
+"""The film finder on simulated phone photos (lab.photo_simulator): the whole film is found, not the window
+around it nor a part of the film."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import lab.photo_simulator as simulator
+from edge_app.intake.film_photo import find_film
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "chest_xray" / "train"
+XRAY = FIXTURES / "PNEUMONIA" / "person1002_bacteria_2933.jpeg"
+
+
+def photo_and_film(scene: str, seed: int, monkeypatch) -> tuple[np.ndarray, np.ndarray]:
+    """A simulated photo (RGB) of the fixture X-ray's film in `scene`, and where the simulator put the film."""
+    placed = []
+    real = simulator._film_corners
+    monkeypatch.setattr(simulator, "_film_corners", lambda *args: placed.append(real(*args)) or placed[-1])
+    rng = np.random.default_rng(seed)
+    style = simulator.random_style(rng, scene=scene)
+    data = simulator.photograph(cv2.imread(str(XRAY), cv2.IMREAD_GRAYSCALE), style, rng)
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), placed[0]
+
+
+def overlap(found: np.ndarray, film: np.ndarray, shape: tuple[int, int]) -> tuple[float, float]:
+    """Share of the film inside the found outline, and the found area outside the film as a share of the film."""
+    masks = [np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)]
+    for mask, corners in zip(masks, (found, film), strict=True):
+        cv2.fillConvexPoly(mask, np.round(corners).astype(np.int32), 1)
+    inside = float((masks[0] & masks[1]).sum())
+    return inside / masks[1].sum(), (masks[0].sum() - inside) / masks[1].sum()
+
+
+@pytest.mark.parametrize("seed", [0, 3, 4, 7])
+def test_a_film_against_a_window_is_found_though_its_clear_margin_is_as_bright_as_the_sky(seed, monkeypatch):
+    """The window's bars touch the film and run off the photo; joined to them the film would look cut off."""
+    photo, film = photo_and_film("window", seed, monkeypatch)
+    covered, beyond = overlap(find_film(photo).corners, film, photo.shape[:2])
+    assert covered > 0.85  # the lens bends the film's edges inwards a little, its corners are rounded
+    assert beyond < 0.05
