@@ -16,14 +16,14 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "chest_xray" / "train"
 XRAY = FIXTURES / "PNEUMONIA" / "person1002_bacteria_2933.jpeg"
 
 
-def photo_and_film(scene: str, seed: int, monkeypatch) -> tuple[np.ndarray, np.ndarray]:
-    """A simulated photo (RGB) of the fixture X-ray's film in `scene`, and where the simulator put the film."""
+def photo_and_film(scene: str, seed: int, monkeypatch, xray: Path = XRAY) -> tuple[np.ndarray, np.ndarray]:
+    """A simulated photo (RGB) of the X-ray's film in `scene`, and where the simulator put the film."""
     placed = []
     real = simulator._film_corners
     monkeypatch.setattr(simulator, "_film_corners", lambda *args: placed.append(real(*args)) or placed[-1])
     rng = np.random.default_rng(seed)
     style = simulator.random_style(rng, scene=scene)
-    data = simulator.photograph(cv2.imread(str(XRAY), cv2.IMREAD_GRAYSCALE), style, rng)
+    data = simulator.photograph(cv2.imread(str(xray), cv2.IMREAD_GRAYSCALE), style, rng)
     return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), placed[0]
 
 
@@ -42,4 +42,15 @@ def test_a_film_against_a_window_is_found_though_its_clear_margin_is_as_bright_a
     photo, film = photo_and_film("window", seed, monkeypatch)
     covered, beyond = overlap(find_film(photo).corners, film, photo.shape[:2])
     assert covered > 0.85  # the lens bends the film's edges inwards a little, its corners are rounded
+    assert beyond < 0.05
+
+
+@pytest.mark.parametrize(
+    ("name", "seed"), [("IM-0505-0001.jpeg", 0), ("IM-0631-0001-0001.jpeg", 1), ("IM-0237-0001.jpeg", 4)]
+)
+def test_a_film_on_a_lightbox_is_found_inside_the_lit_panel_not_taken_for_the_panel(name, seed, monkeypatch):
+    """The film's clear margin is as bright as the panel along part of its sides."""
+    photo, film = photo_and_film("lightbox", seed, monkeypatch, FIXTURES / "NORMAL" / name)
+    covered, beyond = overlap(find_film(photo).corners, film, photo.shape[:2])
+    assert covered > 0.85
     assert beyond < 0.05

@@ -53,6 +53,9 @@ _MIN_INNER_SHARE = 0.15
 _MIN_EDGE_SUPPORT = 0.7
 """Share of each side of an outline along which the picture must step the same way to be taken for a film's
 edge (a clip or a thumb may hide the rest)."""
+_MIN_INNER_EDGE_SUPPORT = 0.5
+"""The same for a film inside a lightbox or screen: its clear margin can be as bright as the panel along part of a
+side; what is around it must then also be plain (`_plain_surround`), so a straight edge in the X-ray is not taken."""
 _SIDE_OFFSET = 3
 _MIN_STEP = 3.0
 """Pixels (of the search copy) either side of an outline compared, and the brightness step (0-255) that counts."""
@@ -178,7 +181,7 @@ def _inner_quad(cv2, planes: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     flat = cv2.warpPerspective(planes, matrix, (width, height), flags=cv2.INTER_LINEAR)
     dx, dy = round(_BORDER_TRIM * width), round(_BORDER_TRIM * height)
     inside = flat[dy : height - dy, dx : width - dx]
-    inner, _ = _largest_quad(cv2, inside, _MIN_INNER_SHARE)
+    inner, _ = _largest_quad(cv2, inside, _MIN_INNER_SHARE, _MIN_INNER_EDGE_SUPPORT)
     if inner is None or not _plain_surround(cv2, inside[..., 0], inner):
         return None
     shifted = (inner + np.array([dx, dy], np.float32)).reshape(-1, 1, 2)
@@ -205,7 +208,9 @@ def _edges(cv2, gray: np.ndarray) -> np.ndarray:
     return cv2.Canny(gray, 15, 45)
 
 
-def _largest_quad(cv2, planes: np.ndarray, least_share: float) -> tuple[np.ndarray | None, bool]:
+def _largest_quad(
+    cv2, planes: np.ndarray, least_share: float, least_support: float = _MIN_EDGE_SUPPORT
+) -> tuple[np.ndarray | None, bool]:
     """The largest convex four-cornered outline covering at least `least_share` of the picture, clear of its
     edges and following straight edges in the picture, from any mask; and whether a larger one was found that
     touches an edge (a film cut off)."""
@@ -225,7 +230,7 @@ def _largest_quad(cv2, planes: np.ndarray, least_share: float) -> tuple[np.ndarr
                 cut_off |= cv2.contourArea(contour) >= 0.9 * area and area < _MAX_CUT_FILM_SHARE * shape[0] * shape[1]
                 continue
             quad = _as_quad(cv2, hull)
-            if quad is None or cv2.contourArea(quad) < 0.9 * area or _edge_support(quad, planes) < _MIN_EDGE_SUPPORT:
+            if quad is None or cv2.contourArea(quad) < 0.9 * area or _edge_support(quad, planes) < least_support:
                 continue
             best, best_area = quad, area
     return best, cut_off and best is None
