@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edge_app.inference.model_metadata import FALLBACK_THRESHOLD, is_tflite, model_threshold, read_metadata
 from edge_app.package_data import DEFAULT_MODEL
+from lab.portable_paths import local_path
 
 QUANTIZED_FILES = {
     "float32": "float32.tflite",
@@ -116,8 +117,8 @@ def source_keras_model(quantized: Path | None) -> Path | None:
     if report is None or not report.is_file():
         return None
     try:
-        path = Path(json.loads(report.read_text())["source"]["model"])
-    except (json.JSONDecodeError, KeyError, TypeError):
+        path = local_path(json.loads(report.read_text())["source"]["model"])
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
     return path if path.is_file() else None
 

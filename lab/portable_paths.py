@@ -58,6 +58,18 @@ def portable_path(path: str | os.PathLike, root: Path | None = None) -> str:
     return text
 
 
+def local_path(recorded: str, root: Path | None = None) -> Path:
+    """A path a report recorded, as a file on this machine: the reverse of portable_path.
+
+    `$TMPDIR/...` and `~/...` name this machine's temporary and home folders, and a relative path is relative
+    to the repository (or `root`), as portable_path wrote it; an absolute path is kept as it is."""
+    for name, folder in (("$TMPDIR", tempfile.gettempdir()), ("~", os.path.expanduser("~"))):
+        if recorded == name or recorded.startswith(name + "/"):
+            return Path(folder) / recorded[len(name) :].lstrip("/")
+    path = Path(recorded)
+    return path if path.is_absolute() else (root or repository_root()) / path
+
+
 def portable_text(text: str, root: Path | None = None) -> str:
     """Text with every absolute path in it rewritten by portable_path (commands, messages, Markdown)."""
     return ABSOLUTE_PATH.sub(lambda match: portable_path(match.group(0), root), text)

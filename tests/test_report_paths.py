@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks import app_speed, site_calibration
-from lab.portable_paths import portable, portable_path, portable_text, repository_root
+from lab.portable_paths import local_path, portable, portable_path, portable_text, repository_root
 
 ROOT = Path(__file__).resolve().parents[1]
 TMP = Path(tempfile.gettempdir())
@@ -103,3 +103,18 @@ def test_app_benchmark_records_its_image_relative_to_the_repository(tmp_path, mo
     text = out.read_text()
     assert json.loads(text)["image"].startswith("tests/fixtures/chest_xray/train/NORMAL/")
     assert machine_paths(text) == []
+
+
+@pytest.mark.parametrize(
+    "made",
+    [
+        lambda: Path(tempfile.gettempdir()) / "run" / "model.keras",
+        lambda: Path("~").expanduser() / "runs" / "model.keras",
+        lambda: repository_root() / "runs" / "model.keras",
+        lambda: repository_root().parent / "shared" / "data",
+    ],
+    ids=["temporary", "home", "inside", "beside"],
+)
+def test_a_recorded_path_finds_its_file_again_on_this_machine(made):
+    path = made()
+    assert local_path(portable_path(path)).resolve() == path.resolve()
