@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -24,6 +25,8 @@ from pathlib import Path
 SIDECAR_SUFFIX = ".sha256"
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 MISSING, NOT_A_FILE, TOO_LARGE = "missing", "not_a_file", "too_large"
+UNREADABLE, NOT_JSON, WRONG_TYPE = "unreadable", "not_json", "wrong_type"
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "true or false", type(None): "null"}
 
 
 class NotARegularFile(ValueError):
@@ -80,6 +83,82 @@ def read_text_file(path: Path, max_bytes: int, what: str) -> str:
     reads bytes, so a pipe in its place is refused instead of waiting forever. A spreadsheet program's UTF-8
     byte-order mark is dropped; text that is not UTF-8 raises UnicodeDecodeError (a ValueError)."""
     return read_regular_file(path, max_bytes, what).decode("utf-8-sig")
+
+
+class JsonFileError(ValueError):
+    """A small JSON file the device keeps (a record, a list, a profile) that cannot be used.
+
+    `kind` (MISSING, NOT_A_FILE, TOO_LARGE, UNREADABLE, NOT_JSON, WRONG_TYPE) lets a caller treat a missing file
+    as "none yet"; the message names the file and what is wrong with it, for the caller to add what to do.
+    """
+
+    def __init__(self, path: Path, kind: str, problem: str) -> None:
+        super().__init__(f"{path} {problem}")
+        self.path = Path(path)
+        self.kind = kind
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MB" if count >= 2**20 else f"{count / 1024:.1f} KB"
+
+
+def _read_small_file(path: Path, max_bytes: int) -> bytes:
+    """`read_regular_file`, its refusals and any read error turned into JsonFileError naming `path`."""
+    try:
+        return read_regular_file(path, max_bytes, "a file")
+    except NotARegularFile as exc:
+        problem = {
+            MISSING: "does not exist",
+            NOT_A_FILE: f"is {'a folder' if Path(path).is_dir() else 'a pipe, device or socket'}, not a file",
+            TOO_LARGE: f"is {_size(exc.size)}, more than the {_size(max_bytes)} it may be",
+        }[exc.kind]
+        raise JsonFileError(path, exc.kind, problem) from exc
+    except OSError as exc:
+        raise JsonFileError(path, UNREADABLE, f"cannot be read ({exc.strerror or exc})") from exc
+
+
+def _json_value(path: Path, text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JsonFileError(
+            path, NOT_JSON, f"is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from exc
+    except RecursionError as exc:
+        raise JsonFileError(path, NOT_JSON, "is nested too deeply to be read") from exc
+
+
+def read_json_file(path: Path, max_bytes: int, top: type = dict) -> object:
+    """The JSON value in `path`, which must be of type `top`; JsonFileError saying what is wrong otherwise.
+
+    Every small state and settings file is read here, so each is refused the same
+    way: a folder, pipe or device in its place (never waited on), a file larger than
+    `max_bytes`, an unreadable, empty, truncated or non-UTF-8 file, or JSON of
+    another type than the caller reads."""
+    data = _read_small_file(path, max_bytes)
+    if not data.strip():
+        raise JsonFileError(path, NOT_JSON, "is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JsonFileError(path, NOT_JSON, f"is not UTF-8 text (byte {exc.start})") from exc
+    value = _json_value(path, text)
+    if not isinstance(value, top):
+        found = _JSON_TYPES.get(type(value), "a number")
+        raise JsonFileError(path, WRONG_TYPE, f"holds {found}, not {_JSON_TYPES.get(top, 'a number')}")
+    return value
+
+
+def read_json_lines(path: Path, max_bytes: int) -> list[object | None]:
+    """Each line of a JSON Lines file, None for a line that is not JSON (a power cut during an append), so one
+    damaged line is shown as such and the others still read; JsonFileError when the file itself cannot be read."""
+    values: list[object | None] = []
+    for line in _read_small_file(path, max_bytes).decode("utf-8", errors="replace").splitlines():
+        try:
+            values.append(_json_value(path, line))
+        except JsonFileError:
+            values.append(None)
+    return values
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:

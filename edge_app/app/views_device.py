@@ -104,12 +104,13 @@ def install_update():
 @blueprint.route("/device/rollback", methods=["POST"])
 def rollback():
     from edge_app.storage.active_model import ActivePointerDamaged
+    from edge_app.storage.model_changes import ChangeLogDamaged
     from edge_app.updates.model_install import InstallError
     from edge_app.updates.model_install import rollback as roll_back
 
     try:
         model_id = roll_back()
-    except (InstallError, ActivePointerDamaged, OSError) as exc:
+    except (InstallError, ActivePointerDamaged, ChangeLogDamaged, OSError) as exc:
         return render_device(problem=str(exc), status=400)
     return render_device(message=gettext("Back to model %(id)s.", id=model_id))
 

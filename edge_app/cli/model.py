@@ -18,6 +18,13 @@ class Refused(click.ClickException):
     exit_code = 1
 
 
+class Unusable(click.ClickException):
+    """A file this device keeps for its models (the active-model record, the revoked keys, the change log) that
+    cannot be used: named with what is wrong, exit 2 as for any bad input."""
+
+    exit_code = 2
+
+
 def _regular_file(_context: click.Context, _param: click.Parameter, path: Path) -> Path:
     """Refuse a pipe, socket or device before anything opens it (reading a pipe would wait forever)."""
     if not stat.S_ISREG(path.stat().st_mode):
@@ -172,13 +179,17 @@ def _calibration_note(active_sha256: str) -> None:
 
 
 def _checked(action, *args):
-    """Run a model command, turning its known failures into a plain message and exit 1."""
+    """Run a model command, turning its known failures into a plain message: exit 2 for a damaged file the device
+    keeps, 1 for a refusal."""
     from edge_app.storage.active_model import ActivePointerDamaged
+    from edge_app.storage.model_changes import ChangeLogDamaged
     from edge_app.storage.revoked_keys import RevocationListDamaged
     from edge_app.updates.model_install import InstallError
     from edge_app.updates.signing import KeyFileError
 
     try:
         return action(*args)
-    except (InstallError, KeyFileError, ActivePointerDamaged, RevocationListDamaged, OSError) as exc:
+    except (ActivePointerDamaged, RevocationListDamaged, ChangeLogDamaged) as exc:
+        raise Unusable(str(exc)) from exc
+    except (InstallError, KeyFileError, OSError) as exc:
         raise Refused(str(exc)) from exc

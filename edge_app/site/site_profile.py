@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_app.contract import LABELS
-from edge_app.files import MISSING, NotARegularFile, atomic_write_text, read_regular_file
+from edge_app.files import MISSING, JsonFileError, atomic_write_text, read_json_file
 from edge_app.storage.paths import data_dir
 from edge_app.threshold import check_threshold
 
@@ -248,15 +248,11 @@ def load_profile() -> SiteProfile | None:
     """The active profile, or None when the site has not calibrated (or was reset)."""
     path = active_profile_path()
     try:
-        data = json.loads(read_regular_file(path, MAX_PROFILE_BYTES, what="a site profile").decode("utf-8"))
-    except NotARegularFile as exc:
+        data = read_json_file(path, MAX_PROFILE_BYTES)
+    except JsonFileError as exc:
         if exc.kind == MISSING:
             return None
-        raise ProfileError(f"The site profile {path} cannot be read ({exc}).") from exc
-    except RecursionError as exc:
-        raise ProfileError(f"The site profile {path} cannot be read (it is nested too deeply to be one).") from exc
-    except (OSError, ValueError) as exc:
-        raise ProfileError(f"The site profile {path} cannot be read ({exc}).") from exc
+        raise ProfileError(f"The site profile cannot be read: {exc}.") from exc
     try:
         return parse_profile(data)
     except ProfileError as exc:

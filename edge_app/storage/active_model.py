@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_app.files import atomic_write_text, read_regular_file
+from edge_app.files import MISSING, JsonFileError, atomic_write_text, read_json_file
 from edge_app.language import N_
 from edge_app.storage.paths import data_dir
 from edge_app.storage.revoked_keys import RevocationListDamaged, revoked_keys
@@ -24,6 +24,7 @@ ACTIVE_FILE = "active.json"
 MODEL_FILE_NAME = "pneumoscan.tflite"
 INSTALL_RECORD = "installed.json"
 """Beside each installed model: its version, threshold, the key that signed it, when it was installed."""
+MAX_RECORD_BYTES = 2**20
 
 
 class ActivePointerDamaged(ValueError):
@@ -47,19 +48,20 @@ def model_file(model_id: str) -> Path:
 
 def read_state() -> ActiveState:
     path = models_dir() / ACTIVE_FILE
-    if not path.exists():
-        return ActiveState()
+    way_out = "Install a model package again, or delete this file to go back to the built-in model."
     try:
-        data = json.loads(read_regular_file(path, 1024 * 1024, what="a record of the active model"))
-        previous = data.get("previous", [])
-        if not isinstance(previous, list):
-            raise TypeError(f"'previous' is a {type(previous).__name__}, not a list")
-        state = ActiveState(str(data["active"]), tuple(str(item) for item in previous))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        data = read_json_file(path, MAX_RECORD_BYTES)
+    except JsonFileError as exc:
+        if exc.kind == MISSING:
+            return ActiveState()
+        raise ActivePointerDamaged(f"The record of the active model is damaged: {exc}. {way_out}") from exc
+    previous = data.get("previous", [])
+    if "active" not in data or not isinstance(previous, list):
         raise ActivePointerDamaged(
-            f"{path}: the record of the active model is damaged ({exc}). "
-            "Install a model package again, or delete this file to go back to the built-in model."
-        ) from exc
+            f"The record of the active model is damaged: {path} does not hold an 'active' model and a 'previous' "
+            f"list. {way_out}"
+        )
+    state = ActiveState(str(data["active"]), tuple(str(item) for item in previous))
     for model_id in (state.active, *state.previous):
         if "/" in model_id or "\\" in model_id or model_id.startswith(".") or not model_id:
             raise ActivePointerDamaged(f"{path}: names an invalid model {model_id!r}.")
@@ -89,10 +91,9 @@ def active_model_path() -> Path | None:
 def read_install_record(model_id: str) -> dict | None:
     """An installed model's install record; None when it is missing, damaged or not a regular file."""
     try:
-        record = json.loads(read_regular_file(models_dir() / model_id / INSTALL_RECORD, 1024 * 1024))
-    except (OSError, ValueError, RecursionError):  # NotARegularFile is a ValueError
+        return read_json_file(models_dir() / model_id / INSTALL_RECORD, MAX_RECORD_BYTES)
+    except JsonFileError:
         return None
-    return record if isinstance(record, dict) else None
 
 
 def signed_by(model_id: str) -> str | None:

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
+from edge_app.files import MISSING, JsonFileError, read_json_lines
 from edge_app.record import now_utc
 from edge_app.storage.active_model import models_dir
 
 CHANGES_FILE = "changes.jsonl"
 INSTALL, DOWNGRADE, ROLLBACK, REVOKE = "install", "downgrade", "rollback", "revoke"
+MAX_LOG_BYTES = 64 * 2**20
+"""About 300,000 changes: decades of updates. A larger file is not this log."""
+
+
+class ChangeLogDamaged(ValueError):
+    """The log of model changes cannot be read or appended to (a folder or pipe in its place, far too large ...)."""
 
 
 def changes_path() -> Path:
@@ -24,11 +32,19 @@ def changes_path() -> Path:
 
 
 def record_change(event: str, model: str, previous: str, **details: str) -> None:
-    """Append one change (`model` is now active, `previous` was) to the log, durably."""
+    """Append one change (`model` is now active, `previous` was) to the log, durably. The log is opened without
+    blocking and checked on the open descriptor, so a pipe in its place is refused instead of waiting forever."""
     line = json.dumps({"at": now_utc(), "event": event, "model": model, "previous": previous, **details})
     path = changes_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as log:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except OSError as exc:  # a folder (EISDIR), a pipe nobody reads (ENXIO), a read-only disk
+        raise ChangeLogDamaged(f"The log of model changes cannot be written: {path} ({exc.strerror or exc}).") from exc
+    with os.fdopen(descriptor, "a", encoding="utf-8") as log:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ChangeLogDamaged(f"The log of model changes cannot be written: {path} is not a regular file.")
         log.write(line + "\n")
         log.flush()
         os.fsync(log.fileno())
@@ -36,13 +52,13 @@ def record_change(event: str, model: str, previous: str, **details: str) -> None
 
 def read_changes() -> list[dict]:
     """Every change logged, oldest first; a line damaged by a power cut is shown as such, not dropped silently."""
-    if not changes_path().is_file():
-        return []
-    changes = []
-    for number, line in enumerate(changes_path().read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        try:
-            change = json.loads(line)
-        except (ValueError, RecursionError):
-            change = None
-        changes.append(change if isinstance(change, dict) else {"event": "damaged line", "line": str(number)})
-    return changes
+    try:
+        lines = read_json_lines(changes_path(), MAX_LOG_BYTES)
+    except JsonFileError as exc:
+        if exc.kind == MISSING:
+            return []
+        raise ChangeLogDamaged(f"The log of model changes cannot be read: {exc}.") from exc
+    return [
+        change if isinstance(change, dict) else {"event": "damaged line", "line": str(number)}
+        for number, change in enumerate(lines, 1)
+    ]

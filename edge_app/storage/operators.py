@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from edge_app.files import MISSING, NotARegularFile, atomic_write_text, read_text_file
+from edge_app.files import MISSING, JsonFileError, atomic_write_text, read_json_file
 from edge_app.storage.paths import config_dir
 
 OPERATORS_FILE = "operators.json"
@@ -34,18 +34,15 @@ def operators_path() -> Path:
 
 
 def _load() -> dict[str, dict]:
-    path = operators_path()
     try:
-        data = json.loads(read_text_file(path, MAX_OPERATORS_BYTES, "an operators file"))
-    except NotARegularFile as exc:
+        return read_json_file(operators_path(), MAX_OPERATORS_BYTES)
+    except JsonFileError as exc:
         if exc.kind == MISSING:
             return {}
-        raise OperatorError(f"{path}: the operators file cannot be read ({exc}).") from exc
-    except (OSError, ValueError, RecursionError) as exc:
-        raise OperatorError(f"{path}: the operators file cannot be read ({exc}).") from exc
-    if not isinstance(data, dict):
-        raise OperatorError(f"{path}: the operators file is damaged (not a JSON object).")
-    return data
+        raise OperatorError(
+            f"The operators file cannot be read: {exc}. Move it away and add the operators again "
+            "with `edge-scan operators set`."
+        ) from exc
 
 
 def _hash(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:

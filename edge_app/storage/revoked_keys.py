@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from edge_app.files import atomic_write_text, read_regular_file
+from edge_app.files import MISSING, JsonFileError, atomic_write_text, read_json_file
 from edge_app.record import now_utc
 from edge_app.storage.paths import config_dir
 
@@ -31,16 +31,16 @@ def revoked_path() -> Path:
 def revoked_keys() -> dict[str, str]:
     """Key id -> when it was revoked."""
     path = revoked_path()
-    if not path.exists():
-        return {}
     try:
-        data = json.loads(read_regular_file(path, MAX_LIST_BYTES, what="a list of revoked keys").decode("utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # NotARegularFile is a ValueError
+        data = read_json_file(path, MAX_LIST_BYTES)
+    except JsonFileError as exc:
+        if exc.kind == MISSING:
+            return {}
         raise RevocationListDamaged(
-            f"{path}: the list of revoked signing keys is damaged ({exc}); no update is installed until it is "
-            "repaired. Revoke the keys again after moving the file away."
+            f"The list of revoked signing keys is damaged: {exc}. No update is installed until it is repaired: "
+            "move the file away, then revoke the keys again."
         ) from exc
-    if not isinstance(data, dict) or not all(isinstance(key, str) and KEY_ID.match(key) for key in data):
+    if not all(KEY_ID.match(key) for key in data):
         raise RevocationListDamaged(f"{path}: the list of revoked signing keys is not a map of key ids.")
     return {key: str(when) for key, when in data.items()}
 

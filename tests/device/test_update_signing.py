@@ -375,10 +375,10 @@ def test_revoking_something_that_is_not_a_key_id_is_refused(identifier, device):
 def test_a_damaged_revocation_list_stops_installs(device, keys, tmp_path):
     (device / "revoked_keys.json").write_text("{not json")
     refused = _install(_built(tmp_path, keys, "v2", None))
-    assert refused.exit_code == 1 and "revoked signing keys is damaged" in refused.output
+    assert refused.exit_code == 2 and "revoked signing keys is damaged" in refused.output
 
 
 def test_a_revocation_list_that_is_a_pipe_is_refused_without_hanging(device, keys, tmp_path, no_hang):
     os.mkfifo(device / "revoked_keys.json")
     refused = _install(_built(tmp_path, keys, "v2", None))
-    assert refused.exit_code == 1 and "revoked signing keys is damaged" in refused.output
+    assert refused.exit_code == 2 and "revoked signing keys is damaged" in refused.output
