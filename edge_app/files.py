@@ -38,6 +38,10 @@ class NotARegularFile(ValueError):
         self.size = size
 
 
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MB" if count >= 2**20 else f"{count / 1024:.1f} KB"
+
+
 def read_regular_file(path: Path, max_bytes: int, what: str = "a regular file") -> bytes:
     """The bytes of `path`, refusing a missing path, a pipe, device, socket or folder, or more than `max_bytes`.
 
@@ -64,7 +68,7 @@ def read_regular_file(path: Path, max_bytes: int, what: str = "a regular file") 
         raise NotARegularFile(NOT_A_FILE, f"This is {kind}, not {what}; it was not read.")
     with os.fdopen(descriptor, "rb") as file:
         if info.st_size > max_bytes:
-            message = f"The file is {info.st_size // 2**20} MB, more than the {max_bytes // 2**20} MB {what} may be."
+            message = f"The file is {_size(info.st_size)}, more than the {_size(max_bytes)} {what} may be."
             raise NotARegularFile(TOO_LARGE, message, info.st_size)
         # Asking for the size fstat gave: for a read of "up to 512 MB" CPython allocates the whole
         # buffer first and shrinks it after, per image, and two reading threads then barely beat one.
@@ -72,9 +76,7 @@ def read_regular_file(path: Path, max_bytes: int, what: str = "a regular file") 
         if len(data) > info.st_size:  # the file grew since fstat (still being copied): read the rest
             data += file.read(max_bytes + 1 - len(data))
         if len(data) > max_bytes:
-            raise NotARegularFile(
-                TOO_LARGE, f"The file grew past the {max_bytes // 2**20} MB {what} may be.", len(data)
-            )
+            raise NotARegularFile(TOO_LARGE, f"The file grew past the {_size(max_bytes)} {what} may be.", len(data))
         return data
 
 
@@ -96,10 +98,6 @@ class JsonFileError(ValueError):
         super().__init__(f"{path} {problem}")
         self.path = Path(path)
         self.kind = kind
-
-
-def _size(count: int) -> str:
-    return f"{count / 2**20:.1f} MB" if count >= 2**20 else f"{count / 1024:.1f} KB"
 
 
 def _read_small_file(path: Path, max_bytes: int) -> bytes:
@@ -244,9 +242,15 @@ def write_with_sidecar(path: Path, content: bytes) -> Path:
     return path
 
 
+MAX_SIDECAR_BYTES = 64 * 1024
+"""A sha256sum line is under 200 bytes."""
+
+
 def read_sidecar(path: Path) -> str:
-    """The hex digest from a sha256sum-format file ("<hex>  <name>"); ValueError when it holds none."""
-    fields = Path(path).read_text(encoding="utf-8", errors="replace").split()
+    """The hex digest from a sha256sum-format file ("<hex>  <name>"); ValueError when it holds none, and
+    NotARegularFile (a ValueError; kind MISSING when there is none) when it cannot be read as a small file."""
+    data = read_regular_file(path, MAX_SIDECAR_BYTES, "a checksum file")
+    fields = data.decode("utf-8", errors="replace").split()
     if not fields or not _HEX64.match(fields[0]):
         raise ValueError(f"{path}: not a SHA-256 checksum file (expected '<64 hex digits>  <file name>').")
     return fields[0].lower()

@@ -6,7 +6,6 @@ Kept apart from cli.py so the scanning commands stay short; cli.py adds this gro
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import click
@@ -19,17 +18,10 @@ class Refused(click.ClickException):
 
 
 class Unusable(click.ClickException):
-    """A file this device keeps for its models (the active-model record, the revoked keys, the change log) that
-    cannot be used: named with what is wrong, exit 2 as for any bad input."""
+    """A file named on the command line that cannot be read at all, or a file this device keeps for its models
+    (the active-model record, the revoked keys, the change log) that cannot be used: exit 2, as for bad input."""
 
     exit_code = 2
-
-
-def _regular_file(_context: click.Context, _param: click.Parameter, path: Path) -> Path:
-    """Refuse a pipe, socket or device before anything opens it (reading a pipe would wait forever)."""
-    if not stat.S_ISREG(path.stat().st_mode):
-        raise click.BadParameter(f"{path} is not a regular file (a pipe, socket or device); nothing was read.")
-    return path
 
 
 @click.group(name="model")
@@ -41,7 +33,7 @@ def model_group() -> None:
 
 
 @model_group.command()
-@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path), callback=_regular_file)
+@click.argument("package", type=click.Path(path_type=Path))
 @click.option(
     "--allow-downgrade", is_flag=True, help="Install it even if its model is older than the active one (logged)."
 )
@@ -54,14 +46,14 @@ def install(package: Path, allow_downgrade: bool) -> None:
     changes. Installing the active model's package again changes nothing.
     """
     from edge_app.updates.model_install import ALREADY_ACTIVE, DOWNGRADE, THRESHOLD_REFUSED, install_package
-    from edge_app.updates.model_package import PackageRefused
+    from edge_app.updates.model_package import UNREADABLE, PackageRefused
 
     click.echo(f"Checking {package} ...", err=True)
     try:
         installed = _checked(install_package, package, allow_downgrade)
     except PackageRefused as exc:
         refused = Refused(f"Model NOT installed ({exc.reason}): {exc} The active model has not changed.")
-        refused.exit_code = 2 if exc.reason == THRESHOLD_REFUSED else Refused.exit_code
+        refused.exit_code = 2 if exc.reason in (THRESHOLD_REFUSED, UNREADABLE) else Refused.exit_code
         raise refused from exc
     record = installed.record
     if installed.change == ALREADY_ACTIVE:
@@ -101,11 +93,11 @@ def rollback() -> None:
 
     active = _checked(roll_back)
     click.echo(f"Active model: {active}")
-    _calibration_note(model_sha256(active))
+    _calibration_note(_checked(model_sha256, active))
 
 
 @model_group.command()
-@click.argument("public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path), callback=_regular_file)
+@click.argument("public_key", type=click.Path(path_type=Path))
 def trust(public_key: Path) -> None:
     """Trust packages signed with this site's Ed25519 public key (a .pub from `edge-export keygen`)."""
     from edge_app.updates.model_install import trust_key
@@ -179,17 +171,18 @@ def _calibration_note(active_sha256: str) -> None:
 
 
 def _checked(action, *args):
-    """Run a model command, turning its known failures into a plain message: exit 2 for a damaged file the device
-    keeps, 1 for a refusal."""
+    """Run a model command, turning its known failures into a plain message: exit 2 for a file that cannot be read
+    or a damaged file the device keeps, 1 for a refusal."""
+    from edge_app.inference.model_store import ModelError
     from edge_app.storage.active_model import ActivePointerDamaged
     from edge_app.storage.model_changes import ChangeLogDamaged
     from edge_app.storage.revoked_keys import RevocationListDamaged
     from edge_app.updates.model_install import InstallError
-    from edge_app.updates.signing import KeyFileError
+    from edge_app.updates.signing import KeyFileError, KeyFileUnreadable
 
     try:
         return action(*args)
-    except (ActivePointerDamaged, RevocationListDamaged, ChangeLogDamaged) as exc:
+    except (ActivePointerDamaged, RevocationListDamaged, ChangeLogDamaged, KeyFileUnreadable) as exc:
         raise Unusable(str(exc)) from exc
-    except (InstallError, KeyFileError, OSError) as exc:
+    except (InstallError, KeyFileError, ModelError, OSError) as exc:
         raise Refused(str(exc)) from exc

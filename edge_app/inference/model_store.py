@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_app import contract
-from edge_app.files import read_sidecar, sha256_hex, sidecar_path
+from edge_app.files import MISSING, NotARegularFile, read_regular_file, read_sidecar, sha256_hex, sidecar_path
 from edge_app.inference.gate import Gate, open_gate
 from edge_app.inference.model_metadata import FALLBACK_THRESHOLD, model_threshold
 from edge_app.inference.reference_outputs import RuntimeCheck, check_reference_outputs
@@ -28,6 +28,8 @@ from edge_app.threshold import MODEL, ThresholdChoice
 
 MODEL_ENV = "PNEUMOSCAN_MODEL"
 """Overrides the default model path (a clinic's own release, or tests)."""
+MAX_MODEL_BYTES = 256 * 2**20
+"""Far more than any model a screening device runs (the shipped one is well under 1 MB)."""
 
 
 class ModelError(Exception):
@@ -115,15 +117,19 @@ def default_model_path() -> Path:
 def verify_integrity(model_path: Path, content: bytes, required: bool) -> Path | None:
     """Check the model bytes against its sidecar checksum; returns the sidecar, or None if there is none."""
     sidecar = sidecar_path(model_path)
-    if not sidecar.is_file():
+    try:
+        expected = read_sidecar(sidecar)
+    except NotARegularFile as exc:
+        if exc.kind != MISSING:
+            raise ModelError(f"{sidecar}: {exc}") from exc
         if required:
             raise ModelError(
                 f"{model_path}: its checksum file {sidecar.name} is missing, so the model cannot be verified. "
                 "Reinstall PneumoScan."
-            )
+            ) from exc
         return None
-    try:
-        expected = read_sidecar(sidecar)
+    except OSError as exc:
+        raise ModelError(f"{sidecar}: the checksum file cannot be read ({exc.strerror or exc}).") from exc
     except ValueError as exc:
         raise ModelError(str(exc)) from exc
     actual = sha256_hex(content)
@@ -172,14 +178,7 @@ def load_model(model_path: Path | None = None, allow_unverified: bool = False) -
     """
     is_default = model_path is None
     path = default_model_path() if is_default else Path(model_path)
-    if not path.is_file():
-        if is_default:
-            raise ModelError(
-                f"No model found at {path}. This PneumoScan install has no model yet: "
-                "pass one with --model FILE.tflite (or reinstall a release that includes one)."
-            )
-        raise ModelError(f"{path}: no such model file.")
-    content = path.read_bytes()
+    content = read_model_file(path, is_default)
     checksum_file = verify_integrity(path, content, required=is_default)
     if checksum_file is None and not allow_unverified:
         raise ModelError(
@@ -211,11 +210,30 @@ def load_model(model_path: Path | None = None, allow_unverified: bool = False) -
     )
 
 
+def read_model_file(path: Path, is_default: bool = False) -> bytes:
+    """A model's bytes, read once from the opened file (never a pipe, folder or a file larger than any model), so
+    what is checked and run is what was read; ModelError naming the file otherwise."""
+    try:
+        return read_regular_file(path, MAX_MODEL_BYTES, "a model file")
+    except NotARegularFile as exc:
+        if exc.kind == MISSING and is_default:
+            raise ModelError(
+                f"No model found at {path}. This PneumoScan install has no model yet: "
+                "pass one with --model FILE.tflite (or reinstall a release that includes one)."
+            ) from exc
+        if exc.kind == MISSING:
+            raise ModelError(f"{path}: no such model file.") from exc
+        raise ModelError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise ModelError(f"{path}: the model cannot be read ({exc.strerror or exc}).") from exc
+
+
 def load_gate(path: Path = GATE_MODEL) -> Gate:
     """The chest X-ray gate that ships with PneumoScan, verified against its checksum."""
-    if not path.is_file():
-        raise ModelError(f"The chest X-ray gate {path} is missing. Reinstall PneumoScan.")
-    content = path.read_bytes()
+    try:
+        content = read_model_file(path)
+    except ModelError as exc:
+        raise ModelError(f"The chest X-ray gate cannot be used: {exc} Reinstall PneumoScan.") from exc
     verify_integrity(path, content, required=True)
     try:
         return open_gate(content)

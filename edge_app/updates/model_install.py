@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from edge_app import contract
 from edge_app.files import atomic_write_bytes, replace_folder, sha256_hex
 from edge_app.inference.model_metadata import read_metadata, threshold_value
-from edge_app.inference.model_store import ModelError, ScanModel, load_model, sidecar_path
+from edge_app.inference.model_store import ModelError, ScanModel, load_model, read_model_file, sidecar_path
 from edge_app.language import N_
 from edge_app.package_data import DEFAULT_MODEL, PROJECT_KEY_FILE
 from edge_app.record import now_utc
@@ -177,8 +177,10 @@ def _verify_staged(staging: Path, package: ModelPackage) -> SelftestReport:
 def _already_installed(model_id: str, sha256: str) -> bool:
     """An intact copy of this model is in place already (reinstalling it then only switches the pointer,
     and scans running meanwhile never find its folder missing)."""
-    path = model_file(model_id)
-    return path.is_file() and sha256_hex(path.read_bytes()) == sha256
+    try:
+        return sha256_hex(read_model_file(model_file(model_id))) == sha256
+    except ModelError:
+        return False
 
 
 def _current_state() -> ActiveState:
@@ -215,9 +217,13 @@ def install_package(path: Path, allow_downgrade: bool = False) -> Installed:
 def model_metadata(model_id: str) -> dict | None:
     """The metadata of an installed (or the built-in) model; None when its file cannot be read."""
     try:
-        return read_metadata((DEFAULT_MODEL if model_id == BUILT_IN else model_file(model_id)).read_bytes())
+        return read_metadata(_model_bytes(model_id))
     except Exception:  # a missing or damaged model: nothing to compare with, and load_model reports it
         return None
+
+
+def _model_bytes(model_id: str) -> bytes:
+    return read_model_file(DEFAULT_MODEL if model_id == BUILT_IN else model_file(model_id))
 
 
 def installed_record(model_id: str) -> dict:
@@ -227,9 +233,8 @@ def installed_record(model_id: str) -> dict:
 
 
 def model_sha256(model_id: str) -> str:
-    """The SHA-256 of an installed (or the built-in) model's file."""
-    path = DEFAULT_MODEL if model_id == BUILT_IN else model_file(model_id)
-    return sha256_hex(path.read_bytes())
+    """The SHA-256 of an installed (or the built-in) model's file; ModelError when it cannot be read."""
+    return sha256_hex(_model_bytes(model_id))
 
 
 def list_models() -> list[tuple[str, str, dict]]:

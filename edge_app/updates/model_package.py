@@ -54,6 +54,8 @@ MAX_TOTAL_BYTES = 70 * 1024 * 1024
 MAX_PACKAGE_BYTES = 80 * 1024 * 1024
 """The package file itself (a ZIP can only be smaller than its members, give or take its headers)."""
 MAX_DIRECTORY_BYTES = 64 * 1024
+UNREADABLE = "unreadable"
+"""The refusal reason of a package file that cannot be read at all (missing, a folder or pipe, too large)."""
 _END_RECORD = struct.Struct("<4s4H2LH")
 
 
@@ -108,7 +110,7 @@ def _read_members(path: Path) -> dict[str, bytes]:
     try:
         data = read_regular_file(path, MAX_PACKAGE_BYTES, what="a model package")
     except (NotARegularFile, OSError) as exc:
-        raise PackageRefused("unreadable", f"{path}: the package could not be read. {exc}") from exc
+        raise PackageRefused(UNREADABLE, f"{path}: the package could not be read. {exc}") from exc
     _check_member_count(path, data)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -29,12 +29,16 @@ class KeyFileError(ValueError):
     """A key file that is not an Ed25519 key of the expected kind."""
 
 
+class KeyFileUnreadable(KeyFileError):
+    """A key file that cannot be read at all: missing, a folder, pipe or device, far too large, no permission."""
+
+
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """The Ed25519 public key in a PEM file, once it is known to be a strong key; KeyFileError otherwise."""
     try:
         pem = read_regular_file(path, MAX_KEY_FILE_BYTES, what="a public key file")
     except (NotARegularFile, OSError) as exc:
-        raise KeyFileError(f"{path}: {exc}") from exc
+        raise KeyFileUnreadable(f"{path}: {exc}") from exc
     if b"PRIVATE KEY-----" in pem:
         raise KeyFileError(
             f"{path}: this is a private key. Give the public key (pneumoscan.pub) instead, "

@@ -27,7 +27,14 @@ from edge_app.inference import model_store
 from edge_app.storage.model_changes import read_changes
 from edge_app.updates import ed25519_points, model_package
 from edge_app.updates.model_install import trusted_keys_dir
-from edge_app.updates.signing import KeyFileError, key_id, load_public_key, public_key_pem, signature_valid
+from edge_app.updates.signing import (
+    MAX_KEY_FILE_BYTES,
+    KeyFileError,
+    key_id,
+    load_public_key,
+    public_key_pem,
+    signature_valid,
+)
 from quantize.signed_package import load_private_key, package_files
 from tests.device import test_model_packages as packages
 from tests.device.test_model_packages import device_state, run, variant_model
@@ -214,7 +221,8 @@ def test_trusting_a_file_that_is_not_an_ed25519_public_key_ends_with_a_reason(na
     key_file.write_bytes(KEY_FILES[name]())
     before = sorted(p.name for p in trusted_keys_dir().iterdir())
     refused = run(edge_scan, "model", "trust", key_file)
-    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
+    too_large = len(key_file.read_bytes()) > MAX_KEY_FILE_BYTES  # cannot be read at all, like a missing file: exit 2
+    assert refused.exit_code == (2 if too_large else 1) and isinstance(refused.exception, SystemExit), refused.output
     assert str(key_file) in refused.output
     assert sorted(p.name for p in trusted_keys_dir().iterdir()) == before
 
@@ -235,14 +243,16 @@ def _socket(folder: Path) -> Path:
 def test_a_pipe_socket_or_device_is_refused_without_hanging(make, command, device, tmp_path, no_hang):
     before = device_state(device)
     refused = run(edge_scan, "model", command, make(tmp_path))
-    assert refused.exit_code == 2 and "not a regular file" in refused.output, refused.output
+    assert refused.exit_code == 2 and "it was not read" in refused.output, refused.output
     assert device_state(device) == before
 
 
-def test_a_folder_is_refused_as_a_key_or_a_package(device, tmp_path):
+def test_a_folder_or_a_missing_file_is_refused_as_a_key_or_a_package(device, tmp_path):
     for command in ("trust", "install"):
         refused = run(edge_scan, "model", command, tmp_path)
-        assert refused.exit_code == 2 and "directory" in refused.output
+        assert refused.exit_code == 2 and "This is a folder" in refused.output, refused.output
+        missing = run(edge_scan, "model", command, tmp_path / "nothing.pnsm")
+        assert missing.exit_code == 2 and "There is no such file" in missing.output, missing.output
 
 
 def test_weak_key_errors_name_the_file(tmp_path):
