@@ -35,15 +35,19 @@ def model_group() -> None:
 @model_group.command()
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option(
-    "--allow-downgrade", is_flag=True, help="Install it even if its model is older than the active one (logged)."
+    "--allow-downgrade",
+    is_flag=True,
+    help="Install it even if its model is older than the newest one installed here (logged).",
 )
 def install(package: Path, allow_downgrade: bool) -> None:
     """Install a signed model package (.pnsm) and make it the active model.
 
     The package must be signed by a trusted key that was not revoked, unchanged,
     fit this PneumoScan, pass the self-test on the sample X-rays, and hold a model
-    no older than the active one (unless --allow-downgrade); otherwise nothing
-    changes. Installing the active model's package again changes nothing.
+    no older than the newest one installed on this device, even one rolled back
+    from (unless --allow-downgrade), and not dated after this device's clock;
+    otherwise nothing changes. Installing the active model's package again
+    changes nothing.
     """
     from edge_app.updates.model_install import ALREADY_ACTIVE, DOWNGRADE, THRESHOLD_REFUSED, install_package
     from edge_app.updates.model_package import UNREADABLE, PackageRefused
@@ -61,7 +65,9 @@ def install(package: Path, allow_downgrade: bool) -> None:
         click.echo(f"Nothing changed: model {installed.model_id} from this package is already the active model.")
         return
     if installed.change == DOWNGRADE:
-        click.echo("Note: this model is OLDER than the one it replaces (--allow-downgrade); the change is logged.")
+        click.echo(
+            "Note: this model is OLDER than the newest one installed here (--allow-downgrade); the change is logged."
+        )
     click.echo(f"Signature: valid, key {record.get('signed_by')}")
     click.echo(f"Self-test: passed on {len(installed.report.results)} sample X-rays")
     click.echo(f"Active model: {installed.model_id} (version {record.get('model_version')})")

@@ -9,8 +9,9 @@ contract (preprocessing, input size, labels), and the self-test on the bundled
 sample X-rays passes with the new model. Only then is the active-model pointer
 switched; until then nothing a scan uses changes.
 Earlier models stay installed, so `rollback` is one pointer switch.
-A package older than the active model is refused unless the operator allows
-the downgrade (release_order says which is older); the same package again
+A package older than the newest model installed on this device (rolled back
+from or not) is refused unless the operator allows the downgrade, and one dated
+after the device clock is refused (release_order); the same package again
 changes nothing. Every switch is logged (storage.model_changes). Keys can be
 revoked (key_revocation); a revoked key's packages are refused.
 """
@@ -21,6 +22,7 @@ import json
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -42,13 +44,14 @@ from edge_app.storage.active_model import (
     models_dir,
     read_install_record,
     read_state,
+    signed_by,
     write_state,
 )
 from edge_app.storage.model_changes import DOWNGRADE, INSTALL, ROLLBACK, record_change
 from edge_app.storage.paths import config_dir
 from edge_app.storage.revoked_keys import revoked_keys
 from edge_app.updates.model_package import CARD_FILE, MANIFEST_FILE, ModelPackage, PackageRefused, read_package
-from edge_app.updates.release_order import is_downgrade
+from edge_app.updates.release_order import is_downgrade, newest_release
 from edge_app.updates.selftest import SelftestReport, run_selftest
 from edge_app.updates.signing import key_id, load_public_key, public_key_pem
 from edge_app.updates.threshold_figures import threshold_problems
@@ -199,7 +202,7 @@ def install_package(path: Path, allow_downgrade: bool = False) -> Installed:
     state = _current_state()
     if state.active == model_id and _already_installed(model_id, package.manifest["model_sha256"]):
         return Installed(model_id, installed_record(model_id), None, state.active, ALREADY_ACTIVE)
-    downgrade = is_downgrade(package.metadata, model_metadata(state.active), allow_downgrade)
+    downgrade = is_downgrade(package.metadata, _newest_installed(), allow_downgrade)
     staging = _stage(package, path)
     try:
         report = _verify_staged(staging, package)
@@ -212,6 +215,21 @@ def install_package(path: Path, allow_downgrade: bool = False) -> Installed:
     change = DOWNGRADE if downgrade else INSTALL
     record_change(change, model_id, state.active, signed_by=package.key_id, package=path.name)
     return Installed(model_id, installed_record(model_id), report, state.active, change)
+
+
+def _installed_ids() -> list[str]:
+    """Every model installed on this device (models are kept after a rollback), not the built-in one."""
+    if not models_dir().is_dir():
+        return []
+    return sorted(p.name for p in models_dir().iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _newest_installed() -> tuple[str, datetime] | None:
+    """The newest model this device has installed, or the built-in one: what a package must not be older than.
+    Models signed by a revoked key are left out (whoever holds the key chose their dates)."""
+    revoked = revoked_keys()
+    kept = [BUILT_IN, *(model_id for model_id in _installed_ids() if signed_by(model_id) not in revoked)]
+    return newest_release((model_id, model_metadata(model_id)) for model_id in kept)
 
 
 def model_metadata(model_id: str) -> dict | None:
@@ -240,9 +258,7 @@ def model_sha256(model_id: str) -> str:
 def list_models() -> list[tuple[str, str, dict]]:
     """(model id, "active" / "previous" / "", install record) for the built-in and every installed model."""
     state = read_state()
-    ids = [BUILT_IN]
-    if models_dir().is_dir():
-        ids += sorted(p.name for p in models_dir().iterdir() if p.is_dir() and not p.name.startswith("."))
+    ids = [BUILT_IN, *_installed_ids()]
     role = {model_id: "previous" for model_id in state.previous} | {state.active: "active"}
     return [(model_id, role.get(model_id, ""), installed_record(model_id)) for model_id in ids]
 

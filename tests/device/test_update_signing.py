@@ -25,7 +25,7 @@ from edge_app.cli.main import main as edge_scan
 from edge_app.files import sha256_hex
 from edge_app.inference import model_store
 from edge_app.storage.model_changes import read_changes
-from edge_app.updates import ed25519_points, model_package
+from edge_app.updates import ed25519_points, model_package, release_order
 from edge_app.updates.model_install import trusted_keys_dir
 from edge_app.updates.signing import (
     MAX_KEY_FILE_BYTES,
@@ -40,6 +40,13 @@ from tests.device import test_model_packages as packages
 from tests.device.test_model_packages import device_state, run, variant_model
 
 keys, device = packages.keys, packages.device  # a device that trusts a freshly made release key
+
+
+@pytest.fixture(autouse=True)
+def clock_in_mid_2027(monkeypatch):
+    """The ordering tests date their models up to April 2027: the device clock is after them all."""
+    monkeypatch.setattr(release_order, "device_clock", lambda: datetime(2027, 6, 1, tzinfo=UTC))
+
 
 P = 2**255 - 19
 SMALL_ORDER_POINTS = {
