@@ -46,10 +46,17 @@ def test_a_film_against_a_window_is_found_though_its_clear_margin_is_as_bright_a
 
 
 @pytest.mark.parametrize(
-    ("name", "seed"), [("IM-0505-0001.jpeg", 0), ("IM-0631-0001-0001.jpeg", 1), ("IM-0237-0001.jpeg", 4)]
+    ("name", "seed"),
+    [
+        ("IM-0505-0001.jpeg", 0),
+        ("IM-0631-0001-0001.jpeg", 1),
+        ("IM-0237-0001.jpeg", 4),
+        ("NORMAL2-IM-0464-0001.jpeg", 4),
+    ],
 )
 def test_a_film_on_a_lightbox_is_found_inside_the_lit_panel_not_taken_for_the_panel(name, seed, monkeypatch):
-    """The film's clear margin is as bright as the panel along part of its sides."""
+    """The film's clear margin is as bright as the panel along part of its sides (in the last photo, along a whole
+    side: the film is then found by where its picture's detail is)."""
     photo, film = photo_and_film("lightbox", seed, monkeypatch, FIXTURES / "NORMAL" / name)
     covered, beyond = overlap(find_film(photo).corners, film, photo.shape[:2])
     assert covered > 0.85

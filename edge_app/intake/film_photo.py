@@ -61,6 +61,12 @@ _MIN_STEP = 3.0
 """Pixels (of the search copy) either side of an outline compared, and the brightness step (0-255) that counts."""
 _MAX_SURROUND_DETAIL = 0.5
 """Around a film found inside a lightbox or screen, fine detail is less than this share of the film's own."""
+_PANEL_NOISE_TIMES = 4.0
+"""Local spread (7 px) above this many times the panel's own (its border's median) is a picture's detail."""
+_MAX_PICTURE_SHARE = 0.8
+"""Detail filling more of a panel than this: the panel is the film itself (its clear margin is all around it)."""
+_MIN_PICTURE_FILL = 0.85
+"""Share of its rectangle the detail's outline fills: a film's picture is a rectangle, scattered detail is not."""
 _MAX_CUT_FILM_SHARE = 0.8
 """A region running off the photo's edge smaller than this share of it may be a film cut off; a larger one is
 the background around the film."""
@@ -74,10 +80,17 @@ _MIN_SHARPNESS = 0.15
 """`sharpness` below which the photo is too blurred: sharp X-rays (external and full-size originals, with
 sensor noise) score 0.21 and more; blurred by 2 px of a 256 px copy, half of them score under 0.157."""
 _GLARE_LEVEL = 250
-_MAX_GLARE_SHARE = 0.02
-"""Share of the lung zone burnt pure white by a reflection, above which a lung may be hidden."""
-_LUNG_ZONE = (0.15, 0.80, 0.12, 0.88)
-"""Top, bottom, left, right of the lungs on a straightened frontal chest film, as shares of its size."""
+"""A pixel burnt white by a reflection: every channel at least this (the camera's sensor saturated)."""
+_WASHED_LEVEL = 230
+"""Near white: around a burnt core, the light a reflection adds leaves the film's greys no room (washed out)."""
+_MAX_GLARE_SHARE = 0.05
+"""Share of either lung field burnt or washed out by a reflection above which the photo is refused. On simulated
+photos of training X-rays taken with and without the same reflection, smaller ones left the model's output where
+it was; from about this size on they moved it (towards pneumonia). A twentieth of a lung is also about the
+smallest patch a reader would not want hidden."""
+_LUNG_FIELDS = ((0.15, 0.80, 0.12, 0.45), (0.15, 0.80, 0.55, 0.88))
+"""Top, bottom, left, right of each lung on a straightened frontal chest film, as shares of its size. The middle
+strip (spine, heart) is left out: a reflection there hides little lung; one over a lung's edge is still counted."""
 
 
 @dataclass(frozen=True)
@@ -183,9 +196,43 @@ def _inner_quad(cv2, planes: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     inside = flat[dy : height - dy, dx : width - dx]
     inner, _ = _largest_quad(cv2, inside, _MIN_INNER_SHARE, _MIN_INNER_EDGE_SUPPORT)
     if inner is None or not _plain_surround(cv2, inside[..., 0], inner):
-        return None
+        inner = _picture_extent(cv2, inside[..., 0])
+        if inner is None:
+            return None
     shifted = (inner + np.array([dx, dy], np.float32)).reshape(-1, 1, 2)
     return cv2.perspectiveTransform(shifted, np.linalg.inv(matrix)).reshape(4, 2).astype(np.float32)
+
+
+def _picture_extent(cv2, gray: np.ndarray) -> np.ndarray | None:
+    """The rectangle holding all the fine detail inside a plain panel, when it is a film's picture on it (in
+    `gray`'s pixels); None when the detail fills the panel (it is the film already) or makes no rectangle.
+
+    A film's clear margin can match a lightbox's panel along a whole side, leaving no step to follow; the
+    X-ray's own detail still stands out from the plain panel. The panel has been straightened, so the film on it
+    is a rectangle; all the detail is taken (a flat mediastinum must not split the lungs), except the rim of a
+    reflection burnt white, which is no picture."""
+    height, width = gray.shape
+    values = gray.astype(np.float32)
+    mean = cv2.blur(values, (7, 7))
+    spread = np.sqrt(np.maximum(cv2.blur(values * values, (7, 7)) - mean * mean, 0))
+    band = max(2, round(0.04 * min(height, width)))
+    panel = np.concatenate([spread[:band], spread[-band:], spread[:, :band].T, spread[:, -band:].T], axis=None)
+    step = max(3, band)
+    glare = cv2.dilate((values >= _GLARE_LEVEL).astype(np.uint8), np.ones((3 * step, 3 * step), np.uint8))
+    detail = ((spread > max(_PANEL_NOISE_TIMES * float(np.median(panel)), 1.5)) & (glare == 0)).astype(np.uint8)
+    detail = cv2.morphologyEx(detail, cv2.MORPH_CLOSE, np.ones((step, step), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(detail)
+    kept = [index for index in range(1, count) if stats[index, cv2.CC_STAT_AREA] >= 0.002 * height * width]
+    if not kept:
+        return None
+    hull = cv2.convexHull(np.column_stack(np.nonzero(np.isin(labels, kept))[::-1]).astype(np.float32))
+    rect = cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float32)
+    area = cv2.contourArea(rect)
+    if not _MIN_INNER_SHARE <= area / (height * width) <= _MAX_PICTURE_SHARE:
+        return None
+    if cv2.contourArea(hull) < _MIN_PICTURE_FILL * area or not _plain_surround(cv2, gray, rect):
+        return None
+    return rect
 
 
 def _outline_masks(cv2, planes: np.ndarray) -> list[np.ndarray]:
@@ -330,10 +377,7 @@ def _check_usable(cv2, film: np.ndarray) -> None:
         raise ImageRejected(
             PHOTO_TOO_DARK, "The photo is too dark to see the lungs. " + again + "with the film lit from behind."
         )
-    height, width = gray.shape
-    top, bottom, left, right = _LUNG_ZONE
-    lungs = film[round(top * height) : round(bottom * height), round(left * width) : round(right * width)]
-    if float((lungs.min(axis=2) >= _GLARE_LEVEL).mean()) > _MAX_GLARE_SHARE:
+    if glare_share(cv2, film) > _MAX_GLARE_SHARE:
         raise ImageRejected(
             PHOTO_GLARE, "A reflection (glare) covers part of the lungs. " + again + "away from lamps and windows."
         )
@@ -341,6 +385,25 @@ def _check_usable(cv2, film: np.ndarray) -> None:
         raise ImageRejected(
             PHOTO_TOO_BLURRED, "The photo is too blurred to read. " + again + "keep it still and let it focus."
         )
+
+
+def glare_share(cv2, film: np.ndarray) -> float:
+    """The largest share of a lung field that a reflection burns white or washes out (RGB film, straightened).
+
+    A reflection is near-white ground joined to pixels burnt white in every channel: its soft rim hides the lung
+    as surely as its core. Near-white with nothing burnt in it (a bone, a dense lung on a bright lightbox) is
+    the film's own picture and is not counted."""
+    darkest = cv2.blur(film.min(axis=2), (5, 5))  # the grain of the film and the sensor's noise smoothed
+    count, labels = cv2.connectedComponents((darkest >= _WASHED_LEVEL).astype(np.uint8))
+    burnt = np.unique(labels[darkest >= _GLARE_LEVEL])
+    if count < 2 or not burnt.size:
+        return 0.0
+    glare = np.isin(labels, burnt[burnt > 0])
+    height, width = darkest.shape
+    return max(
+        float(glare[round(top * height) : round(bottom * height), round(left * width) : round(right * width)].mean())
+        for top, bottom, left, right in _LUNG_FIELDS
+    )
 
 
 def sharpness(cv2, gray: np.ndarray) -> float:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from edge_app.cli.main import main
 from edge_app.inference.model_store import load_model
-from edge_app.intake.film_photo import find_film, straighten_film
+from edge_app.intake.film_photo import find_film, glare_share, straighten_film
 from edge_app.reasons import (
     COLOUR_PHOTO,
     EXPLANATIONS,
@@ -122,6 +122,41 @@ def test_glare_over_a_lung_is_refused():
     photo = lightbox_photo(xray_rgb())
     cv2.circle(photo, (700, 560), 70, (255, 255, 255), -1)
     assert refusal(photo) == PHOTO_GLARE
+
+
+def test_a_reflection_over_the_spine_and_heart_hides_no_lung_and_is_not_refused():
+    photo = lightbox_photo(xray_rgb())
+    cv2.circle(photo, (800, 560), 40, (255, 255, 255), -1)
+    assert straighten_film(Image.fromarray(photo)).size[0] > 300
+
+
+def straightened_film_with_a_spot(centre: tuple[int, int], peak: float, width: float = 26.0) -> np.ndarray:
+    """A 600x500 straightened film (RGB) of mid greys with a soft round bright spot: `peak` levels added at its
+    centre, falling off as a bell `width` px wide."""
+    rng = np.random.default_rng(0)
+    film = np.full((600, 500), 110.0) + rng.normal(0, 12, (600, 500))
+    yy, xx = np.mgrid[0:600, 0:500]
+    film += peak * np.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * width**2))
+    return np.repeat(np.clip(film, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def test_the_washed_out_rim_of_a_reflection_counts_with_its_burnt_core():
+    film = straightened_film_with_a_spot((140, 280), peak=280)  # over the left lung field
+    left_lung = film[90:480, 60:225].min(axis=2)
+    assert (left_lung >= 250).mean() < 0.05  # the burnt core alone is small
+    assert glare_share(cv2, film) > 0.05  # with the near-white rim it hides more of the lung
+
+
+def test_near_white_film_with_nothing_burnt_is_no_reflection():
+    """A dense lung or a bone on a bright lightbox can be near white; without a burnt core it is the film."""
+    film = straightened_film_with_a_spot((140, 280), peak=135, width=60)
+    assert (film.min(axis=2) >= 230).mean() > 0.005
+    assert glare_share(cv2, film) == 0.0
+
+
+def test_a_reflection_between_the_lungs_is_not_counted_over_a_lung():
+    assert glare_share(cv2, straightened_film_with_a_spot((250, 280), peak=280)) < 0.01  # its rim only
+    assert glare_share(cv2, straightened_film_with_a_spot((140, 280), peak=280)) > 0.05
 
 
 def test_a_photo_of_a_colour_picture_gets_no_verdict(tmp_path):
