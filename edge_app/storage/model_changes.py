@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from edge_app.files import MISSING, JsonFileError, read_json_lines
 from edge_app.record import now_utc
@@ -31,20 +34,40 @@ def changes_path() -> Path:
     return models_dir() / CHANGES_FILE
 
 
-def record_change(event: str, model: str, previous: str, **details: str) -> None:
-    """Append one change (`model` is now active, `previous` was) to the log, durably. The log is opened without
-    blocking and checked on the open descriptor, so a pipe in its place is refused instead of waiting forever."""
-    line = json.dumps({"at": now_utc(), "event": event, "model": model, "previous": previous, **details})
+@contextmanager
+def _appending(create: bool = True) -> Iterator[TextIO]:
+    """The log, open for appending (FileNotFoundError when it is missing and not to be created). It is opened
+    without blocking and checked on the open descriptor, so a pipe in its place is refused instead of waiting."""
     path = changes_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        descriptor = os.open(path, flags, 0o644)
+        descriptor = os.open(path, flags | (os.O_CREAT if create else 0), 0o644)
     except OSError as exc:  # a folder (EISDIR), a pipe nobody reads (ENXIO), a read-only disk
+        if isinstance(exc, FileNotFoundError) and not create:
+            raise
         raise ChangeLogDamaged(f"The log of model changes cannot be written: {path} ({exc.strerror or exc}).") from exc
     with os.fdopen(descriptor, "a", encoding="utf-8") as log:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise ChangeLogDamaged(f"The log of model changes cannot be written: {path} is not a regular file.")
+        yield log
+
+
+def check_log_writable() -> None:
+    """ChangeLogDamaged unless a change can be logged: asked before the active model is switched, so a switch
+    is never made that the log cannot show. Nothing is created: a missing log is made by the first change."""
+    try:
+        with _appending(create=False):
+            pass
+    except FileNotFoundError:
+        pass
+
+
+def record_change(event: str, model: str, previous: str, **details: str) -> None:
+    """Append one change (`model` is now active, `previous` was) to the log, durably."""
+    line = json.dumps({"at": now_utc(), "event": event, "model": model, "previous": previous, **details})
+    with _appending() as log:
         log.write(line + "\n")
         log.flush()
         os.fsync(log.fileno())

@@ -47,7 +47,7 @@ from edge_app.storage.active_model import (
     signed_by,
     write_state,
 )
-from edge_app.storage.model_changes import DOWNGRADE, INSTALL, ROLLBACK, record_change
+from edge_app.storage.model_changes import DOWNGRADE, INSTALL, ROLLBACK, check_log_writable, record_change
 from edge_app.storage.paths import config_dir
 from edge_app.storage.revoked_keys import revoked_keys
 from edge_app.updates.model_package import CARD_FILE, MANIFEST_FILE, ModelPackage, PackageRefused, read_package
@@ -203,6 +203,7 @@ def install_package(path: Path, allow_downgrade: bool = False) -> Installed:
     if state.active == model_id and _already_installed(model_id, package.manifest["model_sha256"]):
         return Installed(model_id, installed_record(model_id), None, state.active, ALREADY_ACTIVE)
     downgrade = is_downgrade(package.metadata, _newest_installed(), allow_downgrade)
+    check_log_writable()
     staging = _stage(package, path)
     try:
         report = _verify_staged(staging, package)
@@ -273,6 +274,7 @@ def rollback() -> str:
         load_model(DEFAULT_MODEL if target == BUILT_IN else model_file(target))
     except ModelError as exc:
         raise InstallError(f"Cannot roll back to {target}: {exc}") from exc
+    check_log_writable()
     write_state(ActiveState(target, state.previous[:-1]))
     record_change(ROLLBACK, target, state.active)
     return target

@@ -24,9 +24,11 @@ from edge_app.files import (
     read_json_lines,
 )
 from edge_app.storage.paths import HOME_ENV
+from tests.device import test_model_packages as packages
 from tests.device.test_update_signing import no_hang as _no_hang
 
 no_hang = _no_hang  # a read that never returns fails the test instead of stopping the suite
+keys, device = packages.keys, packages.device  # a device that trusts a freshly made release key
 
 
 def _text(text: bytes) -> Callable[[Path], None]:
@@ -150,9 +152,23 @@ def test_model_changes_names_a_log_that_cannot_be_read(name, home, no_hang):
 
 
 @pytest.mark.parametrize("make", [_folder, _pipe], ids=["a folder", "a pipe"])
-def test_a_rollback_whose_change_cannot_be_logged_says_so_without_hanging(make, home, no_hang):
-    (home / "models" / "active.json").write_text('{"active": "built-in", "previous": ["built-in"]}')
+def test_a_rollback_whose_change_cannot_be_logged_is_not_made(make, home, no_hang):
+    pointer = home / "models" / "active.json"
+    pointer.write_text('{"active": "built-in", "previous": ["built-in"]}')
+    before = pointer.read_bytes()
     make(home / "models" / "changes.jsonl")
     result = CliRunner().invoke(edge_scan, ["model", "rollback"])
     assert result.exit_code == 2 and "The log of model changes cannot be written" in result.output, result.output
     assert "changes.jsonl" in result.output and "Traceback" not in result.output
+    assert pointer.read_bytes() == before
+
+
+@pytest.mark.parametrize("make", [_folder, _pipe], ids=["a folder", "a pipe"])
+def test_an_install_whose_change_cannot_be_logged_is_not_made(make, device, keys, tmp_path, no_hang):
+    (device / "models").mkdir()
+    make(device / "models" / "changes.jsonl")
+    before = packages.device_state(device)
+    pnsm = packages.package(packages.variant_model(tmp_path / "v2", model_version="v2"), keys, tmp_path / "v2.pnsm")
+    result = CliRunner().invoke(edge_scan, ["model", "install", str(pnsm)])
+    assert result.exit_code == 2 and "The log of model changes cannot be written" in result.output, result.output
+    assert packages.device_state(device) == before
