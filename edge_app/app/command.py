@@ -41,6 +41,7 @@ def app_command(host: str, port: int, open_browser: bool) -> None:
 
 def _serve(host: str, port: int, network: bool, open_browser: bool) -> None:
     from edge_app.app.server import Settings, create_app, serve
+    from edge_app.files import NotARegularFile
     from edge_app.storage.paths import config_dir, data_dir
 
     def announce(url: str) -> None:
@@ -50,7 +51,10 @@ def _serve(host: str, port: int, network: bool, open_browser: bool) -> None:
 
             webbrowser.open(url)
 
-    app = create_app(Settings(data_dir(), config_dir(), network))
+    try:
+        app = create_app(Settings(data_dir(), config_dir(), network))
+    except NotARegularFile as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         serve(app, host, port, announce)
     except OSError as exc:

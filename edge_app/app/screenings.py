@@ -24,11 +24,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge_app.app.uploads import Upload
-from edge_app.files import atomic_write_bytes, atomic_write_text
+from edge_app.files import JsonFileError, atomic_write_bytes, atomic_write_text, read_json_file
 from edge_app.record import ScanResult, now_utc
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 DISK_FULL, FAILED, INTERRUPTED, MODEL_UNUSABLE = "disk_full", "failed", "interrupted", "model_unusable"
+MAX_STATE_BYTES = 2**20
+"""A screening's state lists its files and scan ids: a few KB for the most images a screening takes."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class Screenings:
             live = self._live.get(token)
         if live is not None:
             return live
-        state = json.loads(path.read_text(encoding="utf-8"))  # written in full before the token left _live
+        state = read_json_file(path, MAX_STATE_BYTES)  # written in full before the token left _live
         if not state["done"] and not state["stopped"]:
             state["stopped"] = INTERRUPTED
         return state
@@ -148,8 +150,8 @@ class Screenings:
 
     def heatmap_strength(self, row_id: int) -> float | None:
         try:
-            return float(json.loads((self.images / f"{int(row_id)}.json").read_text())["max_logit_drop"])
-        except (OSError, ValueError, KeyError):
+            return float(read_json_file(self.images / f"{int(row_id)}.json", MAX_STATE_BYTES)["max_logit_drop"])
+        except (JsonFileError, KeyError, TypeError, ValueError):
             return None
 
     def _work(self) -> None:

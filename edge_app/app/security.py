@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask import Flask, Response, abort, current_app, request, session
 
-from edge_app.files import atomic_write_bytes
+from edge_app.files import MISSING, NotARegularFile, atomic_write_bytes, read_regular_file
 
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -34,6 +34,8 @@ SLIP_SECURITY_POLICY = (
 IDLE_SECONDS = 30 * 60
 SESSION_SECONDS = 12 * 60 * 60
 MAX_FAILURES = 5
+MAX_SECRET_KEY_BYTES = 64 * 1024
+"""The key made here is 32 bytes."""
 FAILURE_WINDOW_SECONDS = 5 * 60
 
 
@@ -48,14 +50,16 @@ def is_loopback(host: str) -> bool:
 
 
 def secret_key(folder: Path) -> bytes:
-    """The key that signs session cookies, made once per device so a restart keeps people logged in."""
+    """The key that signs session cookies, made once per device so a restart keeps people logged in.
+    NotARegularFile naming the file when something else is in its place (a folder, a pipe: never waited on)."""
     path = folder / "app-secret.key"
     try:
-        key = path.read_bytes()
+        key = read_regular_file(path, MAX_SECRET_KEY_BYTES, "the app's secret key")
         if len(key) >= 32:
             return key
-    except FileNotFoundError:
-        pass
+    except NotARegularFile as exc:
+        if exc.kind != MISSING:
+            raise NotARegularFile(exc.kind, f"{path}: {exc} Move it away: a new key is then made.") from exc
     key = secrets.token_bytes(32)
     atomic_write_bytes(path, key)
     os.chmod(path, 0o600)

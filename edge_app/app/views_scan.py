@@ -24,6 +24,7 @@ from edge_app.app.i18n import gettext
 from edge_app.app.screenings import TOKEN, Job, Screenings
 from edge_app.app.uploads import MAX_FILES, save_uploads, upload_root
 from edge_app.app.views_users import logged_in_operator, network_mode
+from edge_app.files import JsonFileError
 from edge_app.language import N_
 from edge_app.storage import operators, outcomes
 
@@ -107,9 +108,10 @@ def start_screening():
 
 
 def _state_or_404(token: str) -> dict:
+    """A screening's state; 404 when there is none, or when its file is damaged (its scans are in the history)."""
     try:
         return screenings().state(token)
-    except (KeyError, FileNotFoundError):
+    except (KeyError, JsonFileError):
         abort(404)
 
 

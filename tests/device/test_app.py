@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sqlite3
 import tempfile
@@ -19,7 +20,9 @@ from edge_app.app import screenings, views_scan
 from edge_app.app.server import Settings, create_app
 from edge_app.storage import history, operators
 from edge_app.storage.paths import config_dir, data_dir, history_path
+from tests.device.test_update_signing import no_hang as _no_hang
 
+no_hang = _no_hang  # a read that never returns fails the test instead of stopping the suite
 FIXTURE_XRAY = sorted((Path(__file__).parents[1] / "fixtures" / "chest_xray").rglob("*.jpeg"))[0]
 
 
@@ -67,6 +70,26 @@ def stored_rows() -> list[dict]:
     rows = history.query(db)
     db.close()
     return rows
+
+
+@pytest.mark.parametrize("damage", ["truncated", "an array", "a pipe"])
+def test_a_damaged_screening_state_file_is_not_found_not_a_crash(damage, client, no_hang):
+    token = "0123456789abcdef0123456789abcdef"
+    path = data_dir() / "app" / "screenings" / f"{token}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if damage == "a pipe":
+        os.mkfifo(path)
+    else:
+        path.write_text('{"ids": [1], "done": tr' if damage == "truncated" else "[1, 2]")
+    assert client.get(f"/screening/{token}").status_code == 404
+
+
+@pytest.mark.parametrize("make", [os.mkfifo, os.mkdir], ids=["a pipe", "a folder"])
+def test_something_else_in_place_of_the_apps_secret_key_is_named_and_not_waited_on(make, no_hang):
+    config_dir().mkdir(parents=True, exist_ok=True)
+    make(config_dir() / "app-secret.key")
+    result = CliRunner().invoke(main, ["app", "--port", "0"])
+    assert result.exit_code == 2 and "app-secret.key" in result.output and "Move it away" in result.output
 
 
 def test_the_screening_form_names_every_control_for_screen_readers(client):
