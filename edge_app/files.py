@@ -122,6 +122,8 @@ def _json_value(path: Path, text: str) -> object:
         raise JsonFileError(
             path, NOT_JSON, f"is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from exc
+    except ValueError as exc:  # a number of more digits than Python converts
+        raise JsonFileError(path, NOT_JSON, f"is not JSON this device can read ({str(exc).split(':')[0]})") from exc
     except RecursionError as exc:
         raise JsonFileError(path, NOT_JSON, "is nested too deeply to be read") from exc
 

@@ -55,6 +55,7 @@ DAMAGE = {
     "only spaces": (_text(b"  \n"), NOT_JSON, "is empty"),
     "not UTF-8": (_text(b'{"a": "\xff\xfe"}'), NOT_JSON, "is not UTF-8"),
     "nested 100000 deep": (_text(b"[" * 100_000 + b"]" * 100_000), NOT_JSON, "nested too deeply"),
+    "a 5000-digit number": (_text(b'{"n": ' + b"7" * 5000 + b"}"), NOT_JSON, "Exceeds the limit"),
     "an array": (_text(b'["active"]'), WRONG_TYPE, "holds an array, not an object"),
     "a number": (_text(b"42"), WRONG_TYPE, "holds a number, not an object"),
     "null": (_text(b"null"), WRONG_TYPE, "holds null, not an object"),
