@@ -66,7 +66,7 @@ def _created(new: dict) -> datetime:
         raise PackageRefused(
             "incompatible",
             "The model's metadata holds no readable creation date ('created'), so this device cannot tell whether "
-            "it is older than the active model.",
+            "it is older than the models installed here.",
         )
     now = device_clock()
     if created > now + FUTURE_TOLERANCE:
