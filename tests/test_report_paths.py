@@ -87,7 +87,7 @@ def test_site_calibration_benchmark_records_its_data_relative_to_the_repository(
     monkeypatch.chdir(tmp_path)  # the repository, not the current folder, is what paths are relative to
     out = tmp_path / "site_calibration.json"
     data = ROOT / "tests" / "fixtures" / "chest_xray" / "train"
-    result = CliRunner().invoke(site_calibration.main, ["--data", str(data), "--out", str(out)])
+    result = CliRunner().invoke(site_calibration.main, ["--data", str(data), "--splits", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert json.loads(text)["data"] == "tests/fixtures/chest_xray/train"

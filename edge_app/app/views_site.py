@@ -99,6 +99,7 @@ def calibrate_from_history():
     """Calibrate on this model's scans with a confirmed outcome, as edge-scan calibrate --from-history does."""
     from edge_app.inference.model_store import ModelError, load_model
     from edge_app.site import calibration, confirmed
+    from edge_app.site.promise import Promise
 
     try:
         target = _target()
@@ -107,7 +108,7 @@ def calibrate_from_history():
         return site_page({"problem": str(exc)}, 400)
     records, current = with_history(_scans_and_outcomes, default=([], {}))
     scanned_with = calibration.ScannedWith(model.sha256, model.version, model.threshold)
-    settings = (target, calibration.CONFIDENCE, request.form.get("operator") or None)
+    settings = (Promise(target), request.form.get("operator") or None)
     try:
         profile = confirmed.history_profile(records, current, scanned_with, settings)
     except calibration.CalibrationError as exc:
@@ -119,11 +120,12 @@ def _calibrate_folder(folder, target: float, operator: str | None) -> dict:
     """What the calibration found, and whether the profile was saved: the keys site.html shows."""
     from edge_app.inference.model_store import ModelError, load_model
     from edge_app.site import calibration
+    from edge_app.site.promise import Promise
 
     try:
         model = load_model()  # its own threshold: the calibration compares the site's with it
         site_scan = calibration.scan_site_images(calibration.images_in_folder(folder), model)
-        profile = calibration.calibrate(site_scan, model, target, operator, "X-rays picked in the app")
+        profile = calibration.calibrate(site_scan, model, Promise(target), operator, "X-rays picked in the app")
     except ModelError as exc:
         return {"problem": str(exc)}
     except calibration.CalibrationError as exc:

@@ -12,6 +12,7 @@ from edge_app.files import check_writable_folder
 from edge_app.inference.model_store import ScanModel
 from edge_app.outputs import calibration_report
 from edge_app.site import calibration, site_profile
+from edge_app.site.promise import Promise
 from edge_app.site.threshold_choice import resolve_threshold
 from edge_app.threshold import SITE
 
@@ -78,8 +79,7 @@ def reset() -> None:
 def run(
     folder: Path | None,
     labels_csv: Path | None,
-    target: float,
-    confidence: float,
+    promise: Promise,
     operator: str | None,
     model: ScanModel,
     photos: bool = False,
@@ -98,7 +98,7 @@ def run(
     for result in site_scan.rejected:
         click.echo(f"Not scanned, left out: {result.path}: {result.message}", err=True)
     try:
-        profile = calibration.calibrate(site_scan, model, target, operator, str(labels_csv or folder), confidence)
+        profile = calibration.calibrate(site_scan, model, promise, operator, str(labels_csv or folder))
     except calibration.CalibrationError as exc:
         raise click.ClickException(f"{exc} Nothing was changed.") from exc
     conclude(profile, model)
@@ -108,7 +108,7 @@ def run_from_history(
     records: list[dict],
     outcomes: dict[int, dict],
     since: str | None,
-    settings: tuple[float, float, str | None],
+    settings: tuple[Promise, str | None],
     model: ScanModel,
 ) -> None:
     """Calibrate on the confirmed scans of this model in the history (`records`, from `since`), with the same rules

@@ -507,6 +507,13 @@ def info(model_path: Path | None, allow_unverified: bool, fmt: str) -> None:
     help="Share of the site's next children with pneumonia the new threshold must catch.",
 )
 @click.option("--confidence", type=Checked(_check_confidence), default=0.95, show_default=True, help=CONFIDENCE_HELP)
+@click.option(
+    "--next-children",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="The promise is about this many next children with pneumonia: at least the target share of them caught.",
+)
 @click.option("--operator", help="Name of the person calibrating, saved in the site profile.")
 @click.option(
     "--from-history",
@@ -528,6 +535,7 @@ def calibrate(
     labels_csv: Path | None,
     target_sensitivity: float,
     confidence: float,
+    next_children: int,
     operator: str | None,
     from_history: bool,
     since: str | None,
@@ -540,13 +548,14 @@ def calibrate(
     """Choose this site's threshold from its own labelled X-rays (FOLDER with NORMAL/ and PNEUMONIA/).
 
     Picks the highest threshold that, with the stated confidence, catches the target
-    share of the site's next children with pneumonia (an order statistic of the
+    share of the site's next 100 children with pneumonia (an order statistic of the
     children's scores, exact), compares it with the model's own, and saves it as the
     site profile that every scan then uses. Copies of one X-ray (exact, or nearly) count
     once. Refused (exit 1, nothing changed) when the different images or children are
     too few to back the promise. Exit 2 for usage errors, or a site profile that cannot be read.
     """
     from edge_app.cli import calibrate as calibrate_command
+    from edge_app.site.promise import Promise
 
     if show:
         return calibrate_command.show(_load_model(model_path, allow_unverified=allow_unverified))
@@ -556,14 +565,15 @@ def calibrate(
         if folder is not None or labels_csv is not None:
             raise click.UsageError("Give either --from-history or a FOLDER or --labels CSV, not both.")
         model = _load_model(model_path, allow_unverified=allow_unverified)
-        settings = (target_sensitivity, confidence, operator)
+        settings = (Promise(target_sensitivity, confidence, next_children), operator)
         return calibrate_command.run_from_history(*_read_history(since), since, settings, model)
     if since is not None:
         raise click.UsageError("--since goes with --from-history.")
     if (folder is None) == (labels_csv is None):
         raise click.UsageError("Give either a FOLDER of NORMAL/ and PNEUMONIA/ images or --labels CSV.")
     model = _load_model(model_path, allow_unverified=allow_unverified)
-    calibrate_command.run(folder, labels_csv, target_sensitivity, confidence, operator, model, photo)
+    promise = Promise(target_sensitivity, confidence, next_children)
+    calibrate_command.run(folder, labels_csv, promise, operator, model, photo)
 
 
 @main.command()

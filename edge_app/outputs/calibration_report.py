@@ -7,7 +7,6 @@ The two thresholds are shown side by side, per 100 healthy children, because
 from __future__ import annotations
 
 from edge_app.contract import LABELS
-from edge_app.site import promise
 from edge_app.site.site_profile import SiteProfile
 from edge_app.threshold import ThresholdChoice
 
@@ -66,12 +65,18 @@ def new_children_lines(point: dict | None, name: str, confidence: float) -> list
     children = None if point is None else point.get("children")
     if children is None or children["sensitivity"]["value"] is None:
         return []
-    caught, spared = children["sensitivity_at_least"], children["specificity_at_least"]
+    batch = children.get("next_children")
+    if batch is None:  # profiles saved before batches were promised: the long-run bounds, per 100
+        batch = {
+            "of": 100,
+            "caught_at_least": int(100 * children["sensitivity_at_least"]),
+            "spared_at_least": int(100 * children["specificity_at_least"]),
+        }
     n = children["counts"]
     return [
-        f"At the {name} {point['threshold']:.3f}, with {confidence:.0%} confidence: out of 100 new children with "
-        f"pneumonia, expect to catch at least {int(100 * caught)}; out of 100 new children without pneumonia, "
-        f"expect at least {int(100 * spared)} not to be called PNEUMONIA "
+        f"At the {name} {point['threshold']:.3f}, with {confidence:.0%} confidence: out of the next {batch['of']} "
+        f"children with pneumonia, expect to catch at least {batch['caught_at_least']}; out of {batch['of']} "
+        f"without pneumonia, expect at least {batch['spared_at_least']} not to be called PNEUMONIA "
         f"(from {n[LABELS[1]]} and {n[LABELS[0]]} children: sensitivity {_rate(children['sensitivity'])}, "
         f"specificity {_rate(children['specificity'])}).",
     ]
@@ -82,13 +87,13 @@ def promise_lines(profile: SiteProfile) -> list[str]:
     if profile.site_threshold is None or "children" not in profile.site_threshold:
         return []
     n = profile.site_threshold["children"]["counts"][LABELS[1]]
-    more = promise.more_for_next_step(n, profile.target_sensitivity, profile.confidence)
+    promise = profile.promise
+    more = promise.more_for_next_step(n)
     lines = [
         "",
-        f"The site threshold is the score of the child ranked "
-        f"{promise.highest_rank(n, profile.target_sensitivity, profile.confidence)} from the lowest among {n} "
-        f"children with pneumonia (each child by their highest score): new children's sensitivity reaches "
-        f"{profile.target_sensitivity:.2f} with {profile.confidence:.0%} confidence, whatever the scores' shape.",
+        f"The site threshold is the score of the child ranked {promise.highest_rank(n)} from the lowest among {n} "
+        f"children with pneumonia (each child by their highest score): it will {promise.in_words()}, "
+        f"with {profile.confidence:.0%} confidence, whatever the scores' shape.",
         *new_children_lines(profile.site_threshold, "site threshold", profile.confidence),
         *new_children_lines(profile.model_threshold, "model's own threshold", profile.confidence),
     ]
@@ -106,8 +111,7 @@ def summary(profile: SiteProfile) -> str:
         f"Site calibration on {profile.source}: {counts[LABELS[0]]} {LABELS[0]} and {counts[LABELS[1]]} "
         f"{LABELS[1]} images" + (f" ({counts['rejected']} not scanned, left out)." if counts["rejected"] else "."),
         *variety_lines(profile.variety),
-        f"Target: catch at least {profile.target_sensitivity:.0%} of the next children with pneumonia, "
-        f"with {profile.confidence:.0%} confidence.",
+        f"Target: {profile.promise.in_words()}, with {profile.confidence:.0%} confidence.",
         "",
         "On these images:",
         *comparison_lines(profile),

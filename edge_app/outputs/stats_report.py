@@ -33,10 +33,11 @@ def _month_row(month: dict) -> str:
 
 
 def _promise_line(promise: dict) -> str:
+    batch = promise["next_children"]
+    children = "new children" if batch is None else f"the next {batch} children"
     return (
-        f"  The site calibration promised sensitivity of at least {promise['target_sensitivity']:.2f} on new "
-        f"children ({promise['confidence']:.0%} confidence) and specificity of at least "
-        f"{promise['specificity_at_least']:.2f}."
+        f"  The site calibration promised sensitivity of at least {promise['target_sensitivity']:.2f} on {children} "
+        f"({promise['confidence']:.0%} confidence) and specificity of at least {promise['specificity_at_least']:.2f}."
     )
 
 

@@ -4,9 +4,9 @@ A model's own threshold was chosen on the images it was trained near; at a new
 site (another X-ray machine, another population) the same threshold can refer
 twice as many healthy children. WHO guidance on computer-aided detection asks
 each site to calibrate on its own labelled images. The threshold chosen here keeps
-a promise about the site's *next* children: their sensitivity reaches the target
-with the stated confidence (`promise`: an order statistic of the children's
-pneumonia scores, exact and distribution-free). It is only activated when the
+a promise about the site's *next* children: of the next 100 with pneumonia, at
+least the target share are flagged, with the stated confidence (`promise`: an
+order statistic of the children's pneumonia scores, exact and distribution-free). It is only activated when the
 images are enough to back that promise: see MIN_PER_CLASS and SENSITIVITY_FLOOR.
 
 Several images of one child are not independent, so the rule counts children: each
@@ -34,8 +34,9 @@ from edge_app.inference.model_store import ScanModel
 from edge_app.record import OK, ScanResult, now_utc
 from edge_app.scan.scanner import prepare_image, scan_prepared
 from edge_app.scoring import classify
-from edge_app.site import metrics, promise, variety
+from edge_app.site import metrics, variety
 from edge_app.site.dataset import DatasetError, list_split, patient_id
+from edge_app.site.promise import Promise, more_than_beyond, sensitivity_at_least
 from edge_app.site.site_profile import CalibrationImage, SiteProfile
 from edge_app.threshold import check_threshold
 
@@ -49,8 +50,6 @@ SENSITIVITY_FLOOR = 0.90
 reach this: the minimum sensitivity of WHO's target product profile for a triage
 test (2014, also used for CAD in TB screening in 2021). Below it the site cannot
 show that the new threshold still catches most pneumonia."""
-CONFIDENCE = 0.95
-"""Default confidence of the promise: the level at which a clinical claim is usually made."""
 
 
 SWAPPED = (
@@ -195,23 +194,32 @@ class Scores:
         return np.array([key[0] for key in highest], dtype=bool), np.array(list(highest.values()), dtype=np.float64)
 
 
-def _children_point(scores: Scores, threshold: float, confidence: float) -> dict:
-    """Sensitivity and specificity over children (each by their highest score), as expected for new children."""
+def _children_point(scores: Scores, threshold: float, promise: Promise) -> dict:
+    """Sensitivity and specificity over children (each by their highest score), as expected for new children:
+    long-run bounds, and how many of the next batch of children the promise's confidence covers."""
     labels, highest = scores.per_child()
     counts = metrics.confusion(labels, highest, threshold)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    return {
+    point = {
         "counts": {LABELS[0]: n_neg, LABELS[1]: n_pos},
         "sensitivity": _rate(counts["tp"], n_pos),
         "specificity": _rate(counts["tn"], n_neg),
-        "sensitivity_at_least": promise.sensitivity_at_least(counts["tp"], n_pos, confidence),
-        "specificity_at_least": promise.sensitivity_at_least(counts["tn"], n_neg, confidence),
+        "sensitivity_at_least": sensitivity_at_least(counts["tp"], n_pos, promise.confidence),
+        "specificity_at_least": sensitivity_at_least(counts["tn"], n_neg, promise.confidence),
     }
+    batch = promise.next_children
+    if batch is not None:
+        point["next_children"] = {
+            "of": batch,
+            "caught_at_least": more_than_beyond(counts["fn"], n_pos, batch, promise.confidence),
+            "spared_at_least": more_than_beyond(counts["fp"], n_neg, batch, promise.confidence),
+        }
+    return point
 
 
-def operating_point(scores: Scores, threshold: float, confidence: float = CONFIDENCE) -> dict:
+def operating_point(scores: Scores, threshold: float, promise: Promise) -> dict:
     """Sensitivity, specificity and referrals at `threshold` over the images, each with its exact 95% interval,
-    and over children with the one-sided bounds at `confidence` that a new child can expect.
+    and over children with what the promise's confidence covers for new children.
 
     "Referred" counts what edge-scan does: a child is referred when PNEUMONIA is
     suspected or when the score is in the uncertain band around the threshold.
@@ -220,7 +228,7 @@ def operating_point(scores: Scores, threshold: float, confidence: float = CONFID
     counts = metrics.confusion(labels, probabilities, threshold)
     refer = np.array([classify(float(p), threshold, LABELS)[2] for p in probabilities], dtype=bool)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    children = _children_point(scores, threshold, confidence)
+    children = _children_point(scores, threshold, promise)
     return {
         "threshold": threshold,
         "confusion": counts,
@@ -235,7 +243,7 @@ def operating_point(scores: Scores, threshold: float, confidence: float = CONFID
     }
 
 
-def refusal_reasons(n_per_class: dict[str, int], children: int, target: float, confidence: float) -> list[str]:
+def refusal_reasons(n_per_class: dict[str, int], children: int, promise: Promise) -> list[str]:
     """Why this calibration cannot be trusted, in plain sentences; empty when it can."""
     reasons = [
         f"Only {n_per_class[name]} usable {name} images: at least {MIN_PER_CLASS} are needed "
@@ -243,28 +251,31 @@ def refusal_reasons(n_per_class: dict[str, int], children: int, target: float, c
         for name in LABELS
         if n_per_class[name] < MIN_PER_CLASS
     ]
-    needed = promise.children_needed(target, confidence)
-    if n_per_class[LABELS[1]] and children < needed:
+    needed = promise.children_needed()
+    if n_per_class[LABELS[1]] and (needed is None or children < needed):
+        enough = "more than any site has" if needed is None else f"at least {needed} (add {needed - children} more)"
         reasons.append(
-            f"With {children} children with pneumonia no threshold can promise a sensitivity of {target:.2f} on new "
-            f"children with {confidence:.0%} confidence: at least {needed} are needed (add {needed - children} more), "
-            "or choose a lower --target-sensitivity or --confidence."
+            f"With {children} children with pneumonia no threshold can promise to {promise.in_words()} with "
+            f"{promise.confidence:.0%} confidence: {enough} are needed, or choose a lower --target-sensitivity "
+            "or --confidence."
         )
     return reasons
 
 
-def choose_threshold(scores: Scores, target: float, confidence: float) -> float | None:
-    """The highest children's score that keeps the promise (`promise.highest_rank`); None when none does.
+def choose_threshold(scores: Scores, promise: Promise) -> float | None:
+    """The highest children's score that keeps the promise (`Promise.highest_rank`); None when none does.
     CalibrationError if it is not a usable threshold (the model gives that child probability 0)."""
     labels, highest = scores.per_child()
     positives = np.sort(highest[labels])
-    rank = promise.highest_rank(len(positives), target, confidence)
+    rank = promise.highest_rank(len(positives))
     if rank is None:
         return None
     try:
         return check_threshold(float(positives[rank - 1]))
     except ValueError as exc:
-        raise CalibrationError(f"No usable threshold reaches sensitivity {target:.2f} on these images: {exc}") from exc
+        raise CalibrationError(
+            f"No usable threshold reaches sensitivity {promise.target:.2f} on these images: {exc}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -279,7 +290,7 @@ class Evidence:
     refused: list[str]
 
 
-def weigh(scores: Scores, target: float, confidence: float, model_threshold: float) -> Evidence:
+def weigh(scores: Scores, promise: Promise, model_threshold: float) -> Evidence:
     """Choose the site threshold on these scores and measure it, and the model's own, on the same images."""
     labels, probabilities = scores.labels, scores.probabilities
     counts = {name: int((labels == bool(index)).sum()) for index, name in enumerate(LABELS)}
@@ -288,20 +299,19 @@ def weigh(scores: Scores, target: float, confidence: float, model_threshold: flo
         refused = [SWAPPED]
     threshold = site = None
     if not refused:
-        threshold = choose_threshold(scores, target, confidence)
-        site = None if threshold is None else operating_point(scores, threshold, confidence)
+        threshold = choose_threshold(scores, promise)
+        site = None if threshold is None else operating_point(scores, threshold, promise)
         children = int(scores.per_child()[0].sum())
-        refused = refusal_reasons(counts, children, target, confidence)
-    return Evidence(threshold, site, operating_point(scores, model_threshold, confidence), counts, refused)
+        refused = refusal_reasons(counts, children, promise)
+    return Evidence(threshold, site, operating_point(scores, model_threshold, promise), counts, refused)
 
 
 def calibrate(
     site_scan: SiteScan,
     model: ScanModel,
-    target: float,
+    promise: Promise,
     operator: str | None,
     source: str,
-    confidence: float = CONFIDENCE,
 ) -> SiteProfile:
     """The site profile for these scans (see `build_profile`), each accepted image with its child and, for a copy,
     the image it copies."""
@@ -322,10 +332,9 @@ def calibrate(
         images,
         rejected,
         ScannedWith(model.sha256, model.version, model.threshold),
-        target,
+        promise,
         operator,
         source,
-        confidence,
     )
 
 
@@ -339,12 +348,10 @@ def scores_of(images: list[CalibrationImage]) -> Scores:
     )
 
 
-def assess(
-    images: list[CalibrationImage], target: float, model_threshold: float, confidence: float = CONFIDENCE
-) -> tuple[Evidence, dict]:
+def assess(images: list[CalibrationImage], promise: Promise, model_threshold: float) -> tuple[Evidence, dict]:
     """The evidence of the different images and how varied the set is; a saved profile is checked by assessing
     its own images again."""
-    evidence = weigh(scores_of(images), target, confidence, model_threshold)
+    evidence = weigh(scores_of(images), promise, model_threshold)
     found = variety.measure(images)
     return dataclasses.replace(evidence, refused=variety.reasons(images, found) + evidence.refused), found
 
@@ -362,10 +369,9 @@ def build_profile(
     images: list[CalibrationImage],
     rejected: list[dict],
     model: ScannedWith,
-    target: float,
+    promise: Promise,
     operator: str | None,
     source: str,
-    confidence: float = CONFIDENCE,
 ) -> SiteProfile:
     """The chosen threshold and the evidence behind it, with every image's score so the figures can be
     recomputed from the profile alone.
@@ -373,11 +379,12 @@ def build_profile(
     `refused` lists why it must not be activated (empty when it may be).
     The model's own threshold is measured on the same images, so the two can be compared.
     """
-    evidence, found = assess(images, target, model.threshold, confidence)
+    evidence, found = assess(images, promise, model.threshold)
     return SiteProfile(
         threshold=evidence.threshold,
-        target_sensitivity=target,
-        confidence=confidence,
+        target_sensitivity=promise.target,
+        confidence=promise.confidence,
+        next_children=promise.next_children,
         sensitivity_floor=SENSITIVITY_FLOOR,
         created_at=now_utc(),
         operator=operator,

@@ -14,6 +14,7 @@ from datetime import datetime
 from edge_app.contract import LABELS
 from edge_app.record import OK
 from edge_app.site import calibration, metrics
+from edge_app.site.promise import Promise
 from edge_app.site.site_profile import CalibrationImage, SiteProfile
 
 LABEL_OF = {"no_pneumonia": LABELS[0], "pneumonia": LABELS[1]}
@@ -54,15 +55,15 @@ def history_profile(
     records: list[dict],
     outcomes: dict[int, dict],
     model: calibration.ScannedWith,
-    settings: tuple[float, float, str | None],
+    settings: tuple[Promise, str | None],
     since: str | None = None,
 ) -> SiteProfile:
     """The site profile from the confirmed scans of `model` in the history (from `since`, as typed), by the same
-    rules as a labelled folder. `settings`: target sensitivity, confidence, operator."""
-    target, confidence, operator = settings
+    rules as a labelled folder. `settings`: the promise, and who calibrates."""
+    promise, operator = settings
     images = calibration_images(confirmed_scans(records, outcomes, model.sha256))
     source = f"confirmed scans in the history{'' if since is None else f' since {since}'}"
-    return calibration.build_profile(images, [], model, target, operator, source, confidence)
+    return calibration.build_profile(images, [], model, promise, operator, source)
 
 
 def _rate(successes: int, trials: int) -> dict:

@@ -38,7 +38,7 @@ def problems(profile: SiteProfile, model_threshold: float | None = None) -> list
         ]
     try:
         evidence, variety = calibration.assess(
-            list(profile.images), profile.target_sensitivity, profile.model_threshold["threshold"], profile.confidence
+            list(profile.images), profile.promise, profile.model_threshold["threshold"]
         )
     except calibration.CalibrationError as exc:
         return [f"its scores do not give a threshold ({exc})"]

@@ -26,16 +26,17 @@ from typing import Any
 
 from edge_app.contract import LABELS
 from edge_app.files import MISSING, JsonFileError, atomic_write_text, read_json_file
+from edge_app.site.promise import CONFIDENCE, Promise
 from edge_app.storage.paths import data_dir
 from edge_app.threshold import check_threshold
 
 PROFILE_FILE = "site_profile.json"
 ARCHIVE_DIR = "site_profiles"
-PROFILE_FORMAT = 3
+PROFILE_FORMAT = 4
 """1: written before per-image scores were kept (still read, but its figures cannot be checked);
-2: every image's score and a checksum of the whole profile; 3: the threshold keeps a promise about new children
-at a stated confidence (`edge_app.site.promise`), with the figures per child."""
-DEFAULT_CONFIDENCE = 0.95
+2: every image's score and a checksum of the whole profile; 3: the threshold keeps a promise about new children's
+long-run sensitivity at a stated confidence (`edge_app.site.promise`), with the figures per child; 4: the promise is
+about the next `next_children` children, which is what a clinic, or a held-out set, can check."""
 MAX_PROFILE_BYTES = 64 * 2**20
 """A profile keeps one line per calibration image: 100,000 images are about 20 MB."""
 RATES = (
@@ -84,8 +85,10 @@ class SiteProfile:
     model_threshold: dict
     images: tuple[CalibrationImage, ...]
     operator: str | None = None
-    confidence: float = DEFAULT_CONFIDENCE
+    confidence: float = CONFIDENCE
     """How sure the promise is that new children's sensitivity reaches the target (format 3)."""
+    next_children: int | None = None
+    """How many next children with pneumonia the promise is about (format 4); None: their long-run sensitivity."""
     rejected: tuple[dict, ...] = ()
     refused: tuple[str, ...] = ()
     variety: dict | None = None
@@ -98,8 +101,14 @@ class SiteProfile:
     def created_on(self) -> str:
         return self.created_at[:10]
 
+    @property
+    def promise(self) -> Promise:
+        return Promise(self.target_sensitivity, self.confidence, self.next_children)
+
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
+        if data["next_children"] is None:  # absent before format 4: its checksum covers no such field
+            del data["next_children"]
         data["images"] = [{k: v for k, v in image.items() if v is not None} for image in data["images"]]
         data["rejected"], data["refused"] = list(data["rejected"]), list(data["refused"])
         return data
@@ -193,6 +202,15 @@ def _counts(data: dict) -> dict[str, int]:
     return dict(counts)
 
 
+def _next_children(data: dict) -> int | None:
+    if "next_children" not in data:
+        return None
+    batch = _field(data, "next_children", (int,))
+    if batch < 1:
+        raise ProfileError(f"next_children {batch} is not a number of children")
+    return batch
+
+
 def parse_profile(data: object) -> SiteProfile:
     """A SiteProfile from the JSON of a saved profile; ProfileError naming the first field that is wrong."""
     if not isinstance(data, dict):
@@ -216,7 +234,8 @@ def parse_profile(data: object) -> SiteProfile:
         model_threshold=_operating_point(data, "model_threshold"),
         images=tuple(_image(entry, n) for n, entry in enumerate(_field(data, "images", (list,)))),
         operator=_field(data, "operator", (str, type(None))) if "operator" in data else None,
-        confidence=_field(data, "confidence", (int, float)) if "confidence" in data else DEFAULT_CONFIDENCE,
+        confidence=_field(data, "confidence", (int, float)) if "confidence" in data else CONFIDENCE,
+        next_children=_next_children(data),
         rejected=tuple(_field(data, "rejected", (list,))) if "rejected" in data else (),
         variety=_field(data, "variety", (dict, type(None))) if "variety" in data else None,
         format=fmt,

@@ -146,6 +146,7 @@ def promised(profile: SiteProfile | None) -> dict | None:
     return {
         "target_sensitivity": profile.target_sensitivity,
         "confidence": profile.confidence,
+        "next_children": profile.next_children,
         "sensitivity_at_least": profile.site_threshold["children"]["sensitivity_at_least"],
         "specificity_at_least": profile.site_threshold["children"]["specificity_at_least"],
     }

@@ -266,12 +266,16 @@ def test_a_kill_during_a_profile_write_leaves_the_old_profile_active(home):
 
 
 def test_refusal_says_how_many_more_children_with_pneumonia_are_needed():
-    """0.95 of 100 with 95% confidence: 0.95**58 is over 0.05, 0.95**59 under, so 59 children are the fewest."""
-    assert promise.children_needed(0.95, 0.95) == 59
-    assert promise.highest_rank(58, 0.95, 0.95) is None and promise.highest_rank(59, 0.95, 0.95) == 1
-    (reason,) = calibration.refusal_reasons({"NORMAL": 40, "PNEUMONIA": 60}, 40, 0.95, 0.95)
-    assert "at least 59 are needed (add 19 more)" in reason
-    assert calibration.refusal_reasons({"NORMAL": 40, "PNEUMONIA": 60}, 59, 0.95, 0.95) == []
+    """95 of the next 100 with 95% confidence: below the lowest of 63 scores fall more than 5 of 100 new children
+    with a chance over 5%, below the lowest of 64 with a chance under 5%, so 64 children are the fewest."""
+    wanted = promise.Promise(0.95, 0.95, 100)
+    assert wanted.confidence_of(1, 63) < 0.95 <= wanted.confidence_of(1, 64)
+    assert wanted.children_needed() == 64
+    assert wanted.highest_rank(63) is None and wanted.highest_rank(64) == 1
+    (reason,) = calibration.refusal_reasons({"NORMAL": 40, "PNEUMONIA": 70}, 40, wanted)
+    assert "catch at least 95 of the next 100 children with pneumonia" in reason
+    assert "at least 64 (add 24 more)" in reason
+    assert calibration.refusal_reasons({"NORMAL": 40, "PNEUMONIA": 70}, 64, wanted) == []
 
 
 def test_the_half_split_benchmark_keeps_patients_whole_and_measures_both_thresholds(shipped_model):
@@ -284,7 +288,7 @@ def test_the_half_split_benchmark_keeps_patients_whole_and_measures_both_thresho
         for half in (first, second)
     ]
     assert patients[0] and patients[1] and not patients[0] & patients[1]
-    run = one_direction(site_scan, first, shipped_model, 0.95)
+    run = one_direction(site_scan, first, shipped_model, promise.Promise(0.95, 0.95, 100))
     assert run["refused_by_edge_scan"]  # 9 images per class are far too few
     assert run["held_out_at_site_threshold"] is None  # no threshold can keep the promise on so few children
     held_out = run["held_out_at_model_threshold"]

@@ -75,7 +75,7 @@ def test_scan_confirm_calibrate_from_history_then_stats_measures_what_the_record
     assert profile["source"] == f"confirmed scans in the history since {TODAY}"
     assert profile["counts"] == {"NORMAL": 36, "PNEUMONIA": 36, "rejected": 0}
     pneumonia = sorted(row["probability"] for row in rows if truth[row["id"]] == "PNEUMONIA")
-    rank = promise.highest_rank(36, 0.91, 0.95)
+    rank = promise.Promise(0.91, 0.95, 100).highest_rank(36)
     assert profile["threshold"] == pneumonia[rank - 1]
 
     summary = json.loads(run("stats", "--format", "json").output)

@@ -97,7 +97,9 @@ def test_a_threshold_and_all_its_figures_edited_together_are_still_refused(home,
     profile = site_profile.parse_profile(data)
 
     data["threshold"] = 0.99
-    data["site_threshold"] = calibration.operating_point(calibration.scores_of(list(profile.images)), 0.99)
+    data["site_threshold"] = calibration.operating_point(
+        calibration.scores_of(list(profile.images)), 0.99, profile.promise
+    )
     data["checksum"] = content_checksum(data)
     write(home, data)
     scanned, warnings = scanned_threshold()
