@@ -182,16 +182,19 @@ def run_setting(site_scan: SiteScan, model, setting: dict, splits: int) -> list[
     return runs
 
 
-def compact(run: dict) -> dict:
-    """What the JSON keeps of one split: enough to recount the table."""
-    site = run["held_out_at_site_threshold"]
+def columns(runs: list[dict]) -> dict:
+    """What the JSON keeps of a setting's splits, one list per figure (split i is seed i): enough to recount the
+    table, small enough to commit. None where calibration refused."""
+    site = [run["held_out_at_site_threshold"] for run in runs]
+
+    def kept(values: list[float | None]) -> list[float | None]:
+        return [None if value is None else round(value, 4) for value in values]
+
     return {
-        "seed": run["seed"],
-        "site_threshold": run["site_threshold"],
-        "refused": bool(run["refused_by_edge_scan"]),
-        "held_out_sensitivity_children": None if site is None else site["children"]["sensitivity"]["value"],
-        "held_out_specificity_images": None if site is None else site["specificity"]["value"],
-        "predicted_share": run["predicted_share"],
+        "site_threshold": kept([run["site_threshold"] for run in runs]),
+        "held_out_sensitivity_children": kept([p and p["children"]["sensitivity"]["value"] for p in site]),
+        "held_out_specificity_children": kept([p and p["children"]["specificity"]["value"] for p in site]),
+        "held_out_specificity_images": kept([p and p["specificity"]["value"] for p in site]),
     }
 
 
@@ -202,9 +205,9 @@ def picture(summaries: list[dict], out: Path) -> Path | None:
     plt = _pyplot()
     if plt is None:
         return None
-    figure, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     names = [
-        f"{r['share']:.0%}, t={r['target']:.2f}, c={r['confidence']:.2f}" + ("" if r["batch"] else "\nlong run")
+        f"{r['share']:.0%}, t={r['target']:.2f}, c={r['confidence']:.2f}" + ("" if r["batch"] else ", long run")
         for r in summaries
     ]
     positions = np.arange(len(summaries))
@@ -213,12 +216,12 @@ def picture(summaries: list[dict], out: Path) -> Path | None:
         positions + 0.2, [r["coverage_children_predicted"] or 0.0 for r in summaries], width=0.4, label="predicted"
     )
     axes[0].scatter(positions, [r["confidence"] for r in summaries], color="black", marker="_", s=400, label="stated")
-    axes[0].set(title="Held-out children caught at the target", ylim=(0, 1.05), xticks=positions)
-    axes[0].set_xticklabels(names, rotation=20, ha="right", fontsize=8)
-    axes[0].legend(fontsize=8)
+    axes[0].set(title="Held-out children caught at the target", ylim=(0, 1.3), xticks=positions)
+    axes[0].set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+    axes[0].legend(fontsize=8, loc="upper center", ncol=3)
     axes[1].bar(positions, [r["mean_specificity_children"] or 0.0 for r in summaries])
     axes[1].set(title="Mean held-out specificity per child (0 = always refused)", ylim=(0, 1.05), xticks=positions)
-    axes[1].set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    axes[1].set_xticklabels(names, rotation=30, ha="right", fontsize=8)
     path = _save(figure, out)
     plt.close(figure)
     return path
@@ -237,11 +240,11 @@ def main(data: Path, splits: int, out: Path | None) -> None:
         found = run_setting(site_scan, model, setting, splits)
         summaries.append(setting_summary(found, setting))
         rule = "batch" if setting["batch"] else "long-run"
-        runs[f"{setting['share']:.2f}-{setting['target']}-{setting['confidence']}-{rule}"] = list(map(compact, found))
+        runs[f"{setting['share']:.2f}-{setting['target']}-{setting['confidence']}-{rule}"] = columns(found)
     click.echo(markdown(summaries, model.threshold))
     if out is not None:
         record = portable({"data": str(data), "model_sha256": model.sha256, "settings": summaries, "runs": runs})
-        atomic_write_text(out, json.dumps(record, indent=2) + "\n")
+        atomic_write_text(out, json.dumps(record) + "\n")
         drawn = picture(summaries, out.with_suffix(".png"))
         click.echo(f"\nPicture: {portable(str(drawn))}" if drawn else "\n(matplotlib is not installed: no picture)")
 

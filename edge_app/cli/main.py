@@ -548,8 +548,8 @@ def calibrate(
     """Choose this site's threshold from its own labelled X-rays (FOLDER with NORMAL/ and PNEUMONIA/).
 
     Picks the highest threshold that, with the stated confidence, catches the target
-    share of the site's next 100 children with pneumonia (an order statistic of the
-    children's scores, exact), compares it with the model's own, and saves it as the
+    share of the site's next children with pneumonia (of the next 100, or --next-children;
+    an order statistic of the children's scores, exact), compares it with the model's own, and saves it as the
     site profile that every scan then uses. Copies of one X-ray (exact, or nearly) count
     once. Refused (exit 1, nothing changed) when the different images or children are
     too few to back the promise. Exit 2 for usage errors, or a site profile that cannot be read.

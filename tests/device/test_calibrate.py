@@ -118,6 +118,17 @@ def test_calibration_saves_a_profile_that_scan_and_info_then_use(home, site, shi
     assert shown.exit_code == 0 and f"{profile['threshold']:.3f}" in shown.output and "Amina" in shown.output
 
 
+def test_the_promise_names_how_many_next_children_it_covers(home, site):
+    result = run("calibrate", str(site), "--target-sensitivity", "0.93", "--next-children", "40")
+    assert result.exit_code == 0, result.output
+    assert "catch at least 38 of the next 40 children with pneumonia, with 95% confidence" in result.output
+    profile = json.loads((home / "site_profile.json").read_text())
+    assert profile["next_children"] == 40
+    scores = sorted(image["probability"] for image in profile["images"] if image["label"] == "PNEUMONIA")
+    assert profile["threshold"] == scores[promise.Promise(0.93, 0.95, 40).highest_rank(len(scores)) - 1]
+    assert run("calibrate", str(site), "--next-children", "0").exit_code == 2
+
+
 def test_the_same_calibration_from_a_labels_csv(home, site, tmp_path):
     rows = ["path,label"] + [f"{path},{path.parent.name}" for path in sorted(site.rglob("*.jpeg"))]
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")

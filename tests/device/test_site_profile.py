@@ -70,6 +70,7 @@ HAND_EDITS = [
     ("images.3.label", "PNEUMONIA"),
     ("target_sensitivity", 0.97),
     ("confidence", 0.9),
+    ("next_children", 30),
     ("checksum", "0" * 64),
 ]
 
@@ -126,6 +127,20 @@ def test_a_profile_from_the_current_release_still_loads_but_is_not_trusted_witho
     assert shown.exit_code == 0 and "Active site profile" in shown.output and "earlier PneumoScan" in shown.output
 
 
+def test_a_profile_promising_the_long_run_from_the_previous_release_is_still_used(home, shipped_model):
+    """Format 3 promised new children's long-run sensitivity and had no batch: its figures still recompute by that
+    rule, so an upgrade does not silently drop a site's calibration."""
+    data = consistent_profile(shipped_model.sha256, 0.4, shipped_model.threshold, next_children=None).to_dict()
+    assert "next_children" not in data and "next_children" not in data["site_threshold"]["children"]
+    data["format"] = 3
+    data["checksum"] = content_checksum(data)
+    write(home, data)
+    scanned, warnings = scanned_threshold()
+    assert (scanned["threshold"], scanned["threshold_source"]) == (0.4, "site") and warnings == ""
+    shown = CliRunner().invoke(main, ["calibrate", "--show"])
+    assert shown.exit_code == 0 and "catch at least 95% of the next children with pneumonia" in shown.output
+
+
 BROKEN = [
     ("missing threshold", lambda d: d.pop("threshold"), "threshold is missing"),
     ("missing counts", lambda d: d.pop("counts"), "counts is missing"),
@@ -139,6 +154,8 @@ BROKEN = [
     ("image label", lambda d: d["images"][0].update(label="MAYBE"), "images[0].label"),
     ("images not a list", lambda d: d.update(images={}), "images is"),
     ("newer format", lambda d: d.update(format=99), "format 99 is newer"),
+    ("no batch of children", lambda d: d.update(next_children=0), "next_children 0 is not a number of children"),
+    ("batch is text", lambda d: d.update(next_children="100"), "next_children is"),
 ]
 
 
