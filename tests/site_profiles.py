@@ -10,7 +10,10 @@ from edge_app.site.site_profile import CalibrationImage, SiteProfile
 
 
 def consistent_profile(
-    model_sha256: str, threshold: float, model_threshold: float = 0.5, n_per_class: int = 70,
+    model_sha256: str,
+    threshold: float,
+    model_threshold: float = 0.5,
+    n_per_class: int = 70,
     seed: int = 0,
     next_children: int | None = 100,
 ) -> SiteProfile:
@@ -28,6 +31,8 @@ def consistent_profile(
         )
     ]
     model = calibration.ScannedWith(model_sha256, "test", model_threshold)
-    profile = calibration.build_profile(images, [], model, Promise(0.95, 0.95, next_children), "Tester", "synthetic site")
+    profile = calibration.build_profile(
+        images, [], model, Promise(0.95, 0.95, next_children), "Tester", "synthetic site"
+    )
     assert profile.threshold == threshold and not profile.refused, profile.refused
     return profile
