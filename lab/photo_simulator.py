@@ -18,6 +18,11 @@ import cv2
 import numpy as np
 
 SCENES = ("lightbox", "window", "desk", "monitor")
+"""The scenes `random_style` draws from when none is named (the benchmark's photos)."""
+HARD_SCENES = ("striped_desk", "window_frame")
+"""Scenes drawn only when named: a desk with long straight stripes beside the film, or a window whose thick frame
+runs behind the film and shows through it. Their straight edges can be taken for the film's own, so the finder
+takes a part of the film, or the film with background, instead of the whole film."""
 
 
 @dataclass(frozen=True)
@@ -87,16 +92,46 @@ def _scene_background(shape: tuple[int, int], scene: str, rng: np.random.Generat
     if scene == "desk":
         grain = 90 + 25 * np.sin(xx / 9.0 + 3 * np.sin(yy / 60.0)) + rng.normal(0, 6, (h, w))
         return np.stack([grain * 1.25, grain, grain * 0.7], axis=2)
+    if scene == "striped_desk":
+        return _stripes((h, w), rng)
+    if scene == "window_frame":
+        return _window_frame((h, w), rng)
     return np.full((h, w, 3), rng.uniform(20, 45), np.float32)  # the monitor's dark bezel and the room
+
+
+def _stripes(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Planks or a striped cloth: wide light and dark stripes with straight edges, near the film's own angle."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = np.deg2rad(rng.uniform(-15, 15) + 90 * rng.integers(2))
+    period = rng.uniform(0.05, 0.12) * w
+    across = (xx * np.cos(angle) + yy * np.sin(angle)) / period + rng.uniform(0, 1)
+    light = (across % 1.0) < rng.uniform(0.4, 0.6)
+    low, high = rng.uniform(45, 85), rng.uniform(160, 215)
+    tint = np.array(rng.uniform(0.85, 1.15, 3), np.float32)
+    grey = np.where(light, high, low).astype(np.float32) + rng.normal(0, 4, (h, w))
+    return cv2.GaussianBlur(grey, (0, 0), 1.2)[..., None] * tint
+
+
+def _window_frame(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Sky through a window whose thick frame (an upright and a crossbar) runs across where the film will be."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    sky = np.repeat((170 + 60 * (1 - yy / h))[..., None], 3, axis=2) * np.array([0.9, 0.97, 1.05], np.float32)
+    upright, crossbar = w * rng.uniform(0.3, 0.7), h * rng.uniform(0.25, 0.75)
+    thick = w * rng.uniform(0.02, 0.045)
+    frame = (np.abs(xx - upright) < thick / 2) | ((np.abs(yy - crossbar) < thick / 2) & (rng.random() < 0.6))
+    sky[frame] = rng.uniform(50, 100)
+    return sky
 
 
 def _film_appearance(film: np.ndarray, scene: str, rng: np.random.Generator) -> np.ndarray:
     """What the camera sees of the film itself: light through it on a lightbox or window, light off it on a
     desk (low contrast), pixels of a screen (with the moire of the screen's grid against the sensor's)."""
     transmittance = 1.0 - film
-    if scene in ("lightbox", "window"):
+    if scene in ("lightbox", "window", "window_frame"):
         seen = 25 + 225 * transmittance
-    elif scene == "desk":
+    elif scene in ("desk", "striped_desk"):
         seen = 70 + 110 * transmittance
     else:
         h, w = film.shape
@@ -135,6 +170,8 @@ def photograph(
     matrix = cv2.getPerspectiveTransform(source, target)
     scene = _scene_background((height, width), style.scene, rng)
     warped = cv2.warpPerspective(appearance, matrix, (width, height), flags=cv2.INTER_AREA)
+    if style.scene == "window_frame":  # held against the window: what is behind the film shows through it
+        warped = warped * (scene.mean(axis=2, keepdims=True) / scene.mean(axis=2).max())
     mask = cv2.warpPerspective(_rounded_mask((fh, fw), int(0.02 * fw)), matrix, (width, height)) / 255.0
     photo = scene * (1 - mask[..., None]) + warped * mask[..., None]
     if style.clip:

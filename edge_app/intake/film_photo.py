@@ -59,6 +59,14 @@ side; what is around it must then also be plain (`_plain_surround`), so a straig
 _SIDE_OFFSET = 3
 _MIN_STEP = 3.0
 """Pixels (of the search copy) either side of an outline compared, and the brightness step (0-255) that counts."""
+_RUN_ON = (0.06, 0.3)
+"""Past each corner, the stretch of a side's line (from, to, as shares of the side) where a film's edge has ended
+(its rounded corner left out)."""
+_MIN_RUN_ON = 0.6
+_MIN_RUN_ON_LEAD = 0.3
+_RUN_ON_ASIDE = 4 * _SIDE_OFFSET
+"""A side's line runs on past a corner when at least this share of the points there step as the side does, and
+this much more than on the lines this many pixels either side of it."""
 _MAX_SURROUND_DETAIL = 0.5
 """Around a film found inside a lightbox or screen, fine detail is less than this share of the film's own."""
 _PANEL_NOISE_TIMES = 4.0
@@ -162,7 +170,8 @@ def find_film(rgb: np.ndarray) -> FilmOutline:
         raise ImageRejected(
             FILM_CUT_OFF if cut_off else FILM_NOT_FOUND,
             (
-                "The film runs off the edge of the photo, so part of the chest may be missing. "
+                "The film runs off the edge of the photo, or a straight edge behind it (a window's frame, a stripe) "
+                "lines up with its edge, so part of the chest may be missing. "
                 if cut_off
                 else "No whole X-ray film was found in the photo. "
             )
@@ -259,8 +268,8 @@ def _largest_quad(
     cv2, planes: np.ndarray, least_share: float, least_support: float = _MIN_EDGE_SUPPORT
 ) -> tuple[np.ndarray | None, bool]:
     """The largest convex four-cornered outline covering at least `least_share` of the picture, clear of its
-    edges and following straight edges in the picture, from any mask; and whether a larger one was found that
-    touches an edge (a film cut off)."""
+    edges and following straight edges that end at its corners, from any mask; and whether a larger one was found
+    that touches an edge or whose side's line runs on past a corner (a film cut off, or part of one)."""
     shape = planes.shape[:2]
     margin = _EDGE_MARGIN * max(shape)
     best, best_area, cut_off = None, least_share * shape[0] * shape[1], False
@@ -278,6 +287,9 @@ def _largest_quad(
                 continue
             quad = _as_quad(cv2, hull)
             if quad is None or cv2.contourArea(quad) < 0.9 * area or _edge_support(quad, planes) < least_support:
+                continue
+            if _runs_on(quad, planes):  # part of the film, or the film with background: never the film alone
+                cut_off = True
                 continue
             best, best_area = quad, area
     return best, cut_off and best is None
@@ -302,22 +314,57 @@ def _edge_support(quad: np.ndarray, planes: np.ndarray) -> float:
     the side where the picture is brighter on the same side of it, and not by a little (a film is lighter or
     darker than what is around it all along). A line across the X-ray itself (an outline bridging the lungs or
     the body) has brighter and darker on either side by turns."""
-    corners = _order_corners(quad)
-    height, width = planes.shape[:2]
-    along = np.linspace(0.08, 0.92, 48)[:, None]
-    surest = []
-    for start, end in zip(corners, np.roll(corners, -1, axis=0), strict=True):
+    return min(float(_step_shares(_along(start, end), end - start, planes).max()) for start, end in _sides(quad))
+
+
+def _runs_on(quad: np.ndarray, planes: np.ndarray) -> bool:
+    """Whether the line of a side goes on past both of its corners: there, the picture steps the same way as along
+    the side, on the line itself and not as often a little beside it.
+
+    A film's edges end at its corners. A straight edge running on both ways is something else: a window's frame
+    seen through the film, a stripe of the desk; an outline along it holds part of the film, or the film and some
+    background. A wood grain steps beside the line as often as on it; past one corner only, the line may be a
+    window's bar that the film's edge happens to meet."""
+    beyond = np.linspace(*_RUN_ON, 16)[:, None]
+    for start, end in _sides(quad):
         direction = end - start
-        normal = np.array([-direction[1], direction[0]]) / max(float(np.linalg.norm(direction)), 1e-6)
-        points = start + along * direction
-        sides = []
-        for offset in (_SIDE_OFFSET, -_SIDE_OFFSET):
-            x = np.clip(np.round(points[:, 0] + offset * normal[0]).astype(int), 0, width - 1)
-            y = np.clip(np.round(points[:, 1] + offset * normal[1]).astype(int), 0, height - 1)
-            sides.append(planes[y, x].astype(np.float32))
-        step = sides[0] - sides[1]  # per point, per plane
-        surest.append(float(max((step > _MIN_STEP).mean(axis=0).max(), (step < -_MIN_STEP).mean(axis=0).max())))
-    return min(surest)
+        own = np.unravel_index(np.argmax(_step_shares(_along(start, end), direction, planes)), (2, planes.shape[2]))
+        aside = _RUN_ON_ASIDE * np.array([-direction[1], direction[0]]) / max(float(np.linalg.norm(direction)), 1e-6)
+        ends = []
+        for points in (end + beyond * direction, start - beyond * direction):
+            on = _step_shares(points, direction, planes)[own]
+            beside = max(_step_shares(points + shift, direction, planes)[own] for shift in (aside, -aside))
+            ends.append(on >= _MIN_RUN_ON and on - beside >= _MIN_RUN_ON_LEAD)
+        if all(ends):
+            return True
+    return False
+
+
+def _sides(quad: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    corners = _order_corners(quad)
+    return list(zip(corners, np.roll(corners, -1, axis=0), strict=True))
+
+
+def _along(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    return start + np.linspace(0.08, 0.92, 48)[:, None] * (end - start)
+
+
+def _step_shares(points: np.ndarray, direction: np.ndarray, planes: np.ndarray) -> np.ndarray:
+    """For each way (brighter on the left of the line running along `direction`, or on its right) and each plane,
+    the share of the points on the line where the picture steps that way by more than a little. Points too near
+    the picture's edge to look either side do not count; with fewer than half of them left there is no line."""
+    height, width = planes.shape[:2]
+    normal = np.array([-direction[1], direction[0]]) / max(float(np.linalg.norm(direction)), 1e-6)
+    sides, inside = [], np.ones(len(points), bool)
+    for offset in (_SIDE_OFFSET, -_SIDE_OFFSET):
+        x = np.round(points[:, 0] + offset * normal[0]).astype(int)
+        y = np.round(points[:, 1] + offset * normal[1]).astype(int)
+        inside &= (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        sides.append(planes[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)].astype(np.float32))
+    if inside.sum() < len(points) / 2:
+        return np.zeros((2, planes.shape[2]))
+    step = (sides[0] - sides[1])[inside]  # per point, per plane
+    return np.stack([(step > _MIN_STEP).mean(axis=0), (step < -_MIN_STEP).mean(axis=0)])
 
 
 def _as_quad(cv2, hull: np.ndarray) -> np.ndarray | None:
