@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 
-from edge_app.app import results
+from edge_app.app import results, site_messages
 from edge_app.app.i18n import gettext
 from edge_app.app.screenings import TOKEN, Job, Screenings
 from edge_app.app.uploads import MAX_FILES, save_uploads, upload_root
@@ -188,7 +188,7 @@ def record_outcome():
 
     fields = {name: request.form.get(name, "") for name in ("scan_id", "outcome", "confirmed_by", "method")}
     try:
-        wanted = outcome_input.request(gettext("The outcome"), fields)
+        wanted = outcome_input.request("The outcome", fields)
 
         def write(db, history) -> bool:
             scans = {record["id"]: record for record in history.query(db, ids=[wanted.scan_id])}
@@ -196,9 +196,9 @@ def record_outcome():
             return True
 
         if not results.with_history(write, default=False, writing=True):
-            raise outcome_input.OutcomeError(gettext("There is no scan history on this device yet."))
+            raise outcome_input.OutcomeError("There is no scan history on this device yet.", outcome_input.NO_HISTORY)
     except outcome_input.OutcomeError as exc:
-        return history_page(outcome_error=str(exc), status=400)
+        return history_page(outcome_error=site_messages.outcome_problem(exc), status=400)
     return redirect(url_for("scan.history_page", recorded=wanted.scan_id))
 
 

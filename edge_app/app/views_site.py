@@ -7,10 +7,12 @@ import shutil
 
 from flask import Blueprint, current_app, render_template, request
 
+from edge_app.app import site_messages
 from edge_app.app.i18n import gettext
 from edge_app.app.results import with_history
 from edge_app.app.screenings import current_model
 from edge_app.app.uploads import save_uploads, upload_root
+from edge_app.contract import LABELS
 from edge_app.storage import outcomes
 
 blueprint = Blueprint("site", __name__)
@@ -54,6 +56,7 @@ def site_page(calibration: dict | None = None, status: int = 200):
         threshold=threshold,
         model_error=model_error,
         profile=profile,
+        profile_result=result_figures(profile) if profile else None,
         profile_summary=summary(profile) if profile else None,
         profile_error=profile_error,
         stats=stats,
@@ -68,7 +71,7 @@ def site_page(calibration: dict | None = None, status: int = 200):
 def calibrate():
     """Calibrate on labelled X-rays picked in the browser, as edge-scan calibrate does on a folder: the same
     scan, the same refusal rules, the profile saved only when the evidence holds."""
-    labelled = {label: [f for f in request.files.getlist(label) if f.filename] for label in ("NORMAL", "PNEUMONIA")}
+    labelled = {label: [f for f in request.files.getlist(label) if f.filename] for label in LABELS}
     if not all(labelled.values()):
         return site_page({"problem": gettext("Choose X-rays for both NORMAL and PNEUMONIA.")}, 400)
     if sum(map(len, labelled.values())) > MAX_CALIBRATION_FILES:
@@ -76,7 +79,7 @@ def calibrate():
     try:
         target = _target()
     except ValueError as exc:
-        return site_page({"problem": str(exc)}, 400)
+        return site_page({"problem": site_messages.target_problem(), "detail": str(exc)}, 400)
     folder = upload_root(current_app.extensions["pneumoscan"].data_folder) / f"calibration-{secrets.token_hex(8)}"
     try:
         folder.mkdir(mode=0o700)
@@ -103,8 +106,11 @@ def calibrate_from_history():
 
     try:
         target = _target()
+    except ValueError as exc:
+        return site_page({"problem": site_messages.target_problem(), "detail": str(exc)}, 400)
+    try:
         model = load_model()
-    except (ValueError, ModelError) as exc:
+    except ModelError as exc:
         return site_page({"problem": str(exc)}, 400)
     records, current = with_history(_scans_and_outcomes, default=([], {}))
     scanned_with = calibration.ScannedWith(model.sha256, model.version, model.threshold)
@@ -112,7 +118,7 @@ def calibrate_from_history():
     try:
         profile = confirmed.history_profile(records, current, scanned_with, settings)
     except calibration.CalibrationError as exc:
-        return site_page({"problem": gettext("%(why)s Nothing was changed.", why=str(exc))}, 400)
+        return site_page(_failed(exc), 400)
     return site_page(_conclude(profile, model))
 
 
@@ -129,23 +135,58 @@ def _calibrate_folder(folder, target: float, operator: str | None) -> dict:
     except ModelError as exc:
         return {"problem": str(exc)}
     except calibration.CalibrationError as exc:
-        return {"problem": gettext("%(why)s Nothing was changed.", why=str(exc))}
+        return _failed(exc)
     return _conclude(profile, model) | {"left_out": len(site_scan.rejected)}
+
+
+def _failed(error) -> dict:
+    """A calibration that could not run: what the health worker reads, and the English detail for the engineer."""
+    return {"problem": site_messages.calibration_problem(error), "detail": str(error)}
 
 
 def _conclude(profile, model) -> dict:
     """Show the calibration, and save its profile unless it is refused."""
     from edge_app.outputs import calibration_report
-    from edge_app.site import site_profile
+    from edge_app.site import calibration, site_profile
     from edge_app.site.threshold_choice import resolve_threshold
 
-    found = {"summary": calibration_report.summary(profile)}
+    found = {"result": result_figures(profile), "summary": calibration_report.summary(profile)}
     if profile.refused:
         return found | {
-            "refusal": calibration_report.refusal(profile, calibration_report.in_use(resolve_threshold(model)))
+            "refusals": [site_messages.refusal_words(reason) for reason in calibration.refusals_of(profile)],
+            "refusal": calibration_report.refusal(profile, calibration_report.in_use(resolve_threshold(model))),
         }
     try:
         site_profile.save_profile(profile)
     except OSError as exc:
         return found | {"problem": gettext("The site profile was NOT saved (%(why)s).", why=str(exc))}
     return found | {"saved": True}
+
+
+def result_figures(profile) -> dict:
+    """What a health worker acts on, from the profile's figures (site.html words them in the page's language):
+    the threshold, the promise, and per threshold how many children the next batch catches and spares and how many
+    healthy children in 100 these X-rays had referred."""
+
+    def at(point: dict | None) -> dict | None:
+        if point is None:
+            return None
+        batch = point.get("children", {}).get("next_children") or {}
+        referred = point["healthy_referred"]["value"]
+        return {
+            "threshold": point["threshold"],
+            "healthy_referred": None if referred is None else round(100 * referred),
+            "caught": batch.get("caught_at_least"),
+            "spared": batch.get("spared_at_least"),
+        }
+
+    variety = profile.variety or {}
+    return {
+        "threshold": profile.threshold,
+        "promise": site_messages.promise_words(profile.promise),
+        "next_children": profile.next_children,
+        "images": {label: profile.counts.get(label, 0) for label in LABELS},
+        "children": variety.get("children"),
+        "site": at(profile.site_threshold),
+        "model": at(profile.model_threshold),
+    }

@@ -29,12 +29,16 @@ def _write(fields: list[tuple[str, dict]] | None, csv_path: Path | None) -> list
             try:
                 text = read_text_file(csv_path, MAX_CSV_BYTES, "a CSV file of outcomes")
             except (OSError, ValueError) as exc:
-                raise outcome_input.OutcomeError(f"{csv_path}: cannot be read ({exc}).") from exc
+                raise outcome_input.OutcomeError(
+                    f"{csv_path}: cannot be read ({exc}).", outcome_input.CSV_UNREADABLE
+                ) from exc
             wanted = outcome_input.requests_from_csv(text, str(csv_path))
         else:
             wanted = [outcome_input.request(where, row) for where, row in fields]
         if not history_path().exists():
-            raise outcome_input.OutcomeError("There is no scan history on this device yet: scan first.")
+            raise outcome_input.OutcomeError(
+                "There is no scan history on this device yet: scan first.", outcome_input.NO_HISTORY
+            )
         db = history.connect(history_path())
         try:
             scans = {record["id"]: record for record in history.query(db)}

@@ -34,9 +34,10 @@ from edge_app.inference.model_store import ScanModel
 from edge_app.record import OK, ScanResult, now_utc
 from edge_app.scan.scanner import prepare_image, scan_prepared
 from edge_app.scoring import classify
-from edge_app.site import metrics, variety
+from edge_app.site import metrics, refusals, variety
 from edge_app.site.dataset import DatasetError, list_split, patient_id
 from edge_app.site.promise import Promise, more_than_beyond, sensitivity_at_least
+from edge_app.site.refusals import Refusal
 from edge_app.site.site_profile import CalibrationImage, SiteProfile
 from edge_app.threshold import check_threshold
 
@@ -59,8 +60,18 @@ SWAPPED = (
 )
 
 
+UNREADABLE_LABELS = "unreadable_labels"
+"""A CalibrationError code: the labelled images (folder or CSV) cannot be read."""
+NO_USABLE_THRESHOLD = "no_usable_threshold"
+"""A CalibrationError code: the score the rule picks is not a threshold the device can use."""
+
+
 class CalibrationError(Exception):
-    """The labelled images cannot be read; the message says what to fix."""
+    """The labelled images cannot be read; the message says what to fix, `code` which kind of problem it is."""
+
+    def __init__(self, message: str, code: str = UNREADABLE_LABELS) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -243,11 +254,20 @@ def operating_point(scores: Scores, threshold: float, promise: Promise) -> dict:
     }
 
 
-def refusal_reasons(n_per_class: dict[str, int], children: int, promise: Promise) -> list[str]:
-    """Why this calibration cannot be trusted, in plain sentences; empty when it can."""
+def refusal_reasons(n_per_class: dict[str, int], children: int, promise: Promise) -> list[Refusal]:
+    """Why this calibration cannot be trusted; empty when it can."""
     reasons = [
-        f"Only {n_per_class[name]} usable {name} images: at least {MIN_PER_CLASS} are needed "
-        f"(add {MIN_PER_CLASS - n_per_class[name]} more)."
+        Refusal(
+            refusals.TOO_FEW_IMAGES,
+            f"Only {n_per_class[name]} usable {name} images: at least {MIN_PER_CLASS} are needed "
+            f"(add {MIN_PER_CLASS - n_per_class[name]} more).",
+            {
+                "label": name,
+                "found": n_per_class[name],
+                "needed": MIN_PER_CLASS,
+                "missing": MIN_PER_CLASS - n_per_class[name],
+            },
+        )
         for name in LABELS
         if n_per_class[name] < MIN_PER_CLASS
     ]
@@ -255,9 +275,13 @@ def refusal_reasons(n_per_class: dict[str, int], children: int, promise: Promise
     if n_per_class[LABELS[1]] and (needed is None or children < needed):
         enough = "more than any site has" if needed is None else f"at least {needed} (add {needed - children} more)"
         reasons.append(
-            f"With {children} children with pneumonia no threshold can promise to {promise.in_words()} with "
-            f"{promise.confidence:.0%} confidence: {enough} are needed, or choose a lower --target-sensitivity "
-            "or --confidence."
+            Refusal(
+                refusals.TOO_FEW_CHILDREN_FOR_PROMISE,
+                f"With {children} children with pneumonia no threshold can promise to {promise.in_words()} with "
+                f"{promise.confidence:.0%} confidence: {enough} are needed, or choose a lower --target-sensitivity "
+                "or --confidence.",
+                {"children": children} | ({} if needed is None else {"needed": needed, "missing": needed - children}),
+            )
         )
     return reasons
 
@@ -274,7 +298,7 @@ def choose_threshold(scores: Scores, promise: Promise) -> float | None:
         return check_threshold(float(positives[rank - 1]))
     except ValueError as exc:
         raise CalibrationError(
-            f"No usable threshold reaches sensitivity {promise.target:.2f} on these images: {exc}"
+            f"No usable threshold reaches sensitivity {promise.target:.2f} on these images: {exc}", NO_USABLE_THRESHOLD
         ) from exc
 
 
@@ -287,16 +311,20 @@ class Evidence:
     site: dict | None
     model: dict
     counts: dict[str, int]
-    refused: list[str]
+    refused: list[Refusal]
 
 
 def weigh(scores: Scores, promise: Promise, model_threshold: float) -> Evidence:
     """Choose the site threshold on these scores and measure it, and the model's own, on the same images."""
     labels, probabilities = scores.labels, scores.probabilities
     counts = {name: int((labels == bool(index)).sum()) for index, name in enumerate(LABELS)}
-    refused = [] if counts[LABELS[1]] else [f"No usable {LABELS[1]} images: a threshold cannot be chosen."]
+    refused = (
+        []
+        if counts[LABELS[1]]
+        else [Refusal(refusals.NO_PNEUMONIA_IMAGES, f"No usable {LABELS[1]} images: a threshold cannot be chosen.")]
+    )
     if counts[LABELS[0]] and counts[LABELS[1]] and metrics.roc_auc(labels, probabilities) < 0.5:
-        refused = [SWAPPED]
+        refused = [Refusal(refusals.FOLDERS_SWAPPED, SWAPPED)]
     threshold = site = None
     if not refused:
         threshold = choose_threshold(scores, promise)
@@ -396,6 +424,14 @@ def build_profile(
         model_threshold=evidence.model,
         images=tuple(images),
         rejected=tuple(rejected),
-        refused=tuple(evidence.refused),
+        refused=tuple(reason.detail for reason in evidence.refused),
         variety=found,
     )
+
+
+def refusals_of(profile: SiteProfile) -> list[Refusal]:
+    """Why a profile was refused, with each reason's code: assessed again from its own images, as
+    `profile_check` does (the profile keeps only the English sentences)."""
+    if not profile.refused:
+        return []
+    return assess(list(profile.images), profile.promise, profile.model_threshold["threshold"])[0].refused

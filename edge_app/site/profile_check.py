@@ -56,7 +56,7 @@ def problems(profile: SiteProfile, model_threshold: float | None = None) -> list
         found.append(f"it compares with a model threshold other than this model's own ({model_threshold:.3f})")
     if profile.variety is not None and not _same(profile.variety, variety):
         found.append("its counts of different images and children do not match its images")
-    found += [f"calibration would refuse it: {reason}" for reason in evidence.refused]
+    found += [f"calibration would refuse it: {reason.detail}" for reason in evidence.refused]
     return found
 
 

@@ -3,15 +3,27 @@ the result, the referral slip it prints, the site figures and the device facts."
 
 from __future__ import annotations
 
+import html
 import io
 import re
+from pathlib import Path
 
 import pytest
 
+from edge_app.app.i18n import LANGUAGE_COOKIE
 from tests.device.test_app import finished_page, make_client, post_scan, xray_upload
 
 FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9"}
 PORTUGUESE = {"Accept-Language": "pt-MZ"}
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+@pytest.fixture
+def client_fr():
+    """An app client whose language picker chose French."""
+    client = make_client()[1]
+    client.set_cookie(LANGUAGE_COOKIE, "fr")
+    return client
 
 
 @pytest.fixture
@@ -54,3 +66,85 @@ def test_the_device_screen_gives_model_facts_and_disk_space_in_the_readers_langu
     assert re.search(r">\d{1,3}(\u202f\d{3})* Mo libres sur \d{1,3}(\u202f\d{3})* Mo<", french)  # 72 718 Mo
     portuguese = client.get("/device", headers=PORTUGUESE).get_data(as_text=True)
     assert "verificado com pneumoscan.tflite.sha256" in portuguese and "MB livres de" in portuguese
+
+
+def _outside_details(page: str) -> str:
+    """The page without its <details> elements: what a health worker reads without opening the engineer's part."""
+    return re.sub(r"<details.*?</details>", "", page, flags=re.S)
+
+
+def _english_report_lines(text: str) -> list[str]:
+    """The sentences of the engineer's English report, as they would appear escaped in a page."""
+    return [html.escape(line.strip()) for line in text.splitlines() if len(line.strip()) > 12]
+
+
+def test_a_french_calibration_gives_its_promise_and_referrals_in_french(tmp_path, monkeypatch):
+    from edge_app.outputs.calibration_report import summary
+    from edge_app.site import site_profile, variety
+    from tests.device.test_app import calibration_post
+    from tests.device.test_calibrate import SITE_VARIANTS, make_site
+
+    monkeypatch.setattr(variety, "NEAR_COPY_SIMILARITY", 2.0)  # as in test_calibrate: each copy counts as a child
+    monkeypatch.setattr(variety, "MIN_CHILDREN_PER_CLASS", 1)
+    client = make_client()[1]
+    client.set_cookie(LANGUAGE_COOKIE, "fr")
+    page = calibration_post(client, make_site(tmp_path / "site", SITE_VARIANTS)).get_data(as_text=True)
+    profile = site_profile.load_profile()
+    assert "Enregistré : les analyses de cet appareil utilisent maintenant le seuil de ce site." in page, page
+    caught = 100 - profile.promise.misses_allowed
+    assert f"Sur les 100 prochains enfants avec pneumonie, au moins {caught} seront détectés (sûr à 95\u00a0%)" in page
+    referred = [round(100 * p["healthy_referred"]["value"]) for p in (profile.site_threshold, profile.model_threshold)]
+    assert (
+        f"Sur 100 enfants en bonne santé, {referred[0]} ont été référés avec le seuil du site et {referred[1]} avec le "
+        "seuil propre du modèle." in page
+    )
+    assert f"Seuil du site : {profile.threshold:.3f}".replace(".", ",") in page
+    shown = _outside_details(page)
+    assert "Détails pour l'ingénieur du programme" in page and "Site calibration on" in page  # kept, folded away
+    assert not [line for line in _english_report_lines(summary(profile)) if line in shown]
+    assert "children" not in shown and "confidence" not in shown
+
+
+def test_a_french_refusal_says_what_is_missing_in_french_and_keeps_the_english_for_the_engineer(client_fr):
+    from tests.device.test_app import calibration_post
+
+    page = calibration_post(client_fr, FIXTURES / "chest_xray" / "train").get_data(as_text=True)
+    shown = _outside_details(page)
+    assert "Étalonnage refusé : rien n'a été modifié." in shown
+    normal = len(list((FIXTURES / "chest_xray" / "train" / "NORMAL").iterdir()))
+    assert (
+        f"Seulement {normal} radiographies NORMAL ont pu être utilisées : il en faut au moins 30. "
+        f"Ajoutez {30 - normal} radiographies NORMAL de plus" in shown
+    )
+    assert re.search(r"cette promesse en demande au moins 64\. Ajoutez les radiographies de \d+ autres enfants", shown)
+    assert "Calibration REFUSED" in page and "Calibration REFUSED" not in shown
+    assert "usable" not in shown and "are needed" not in shown and "Target:" not in shown
+
+
+def test_a_french_target_the_device_cannot_back_is_explained_in_french(client_fr):
+    from tests.device.test_app import calibration_post
+
+    response = calibration_post(client_fr, FIXTURES / "chest_xray" / "train", "0,5")
+    shown = _outside_details(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert "Tapez la part à détecter : un nombre plus grand que 0,90 et plus petit que 1, par exemple 0,95." in shown
+    assert "is not a target" not in shown
+
+
+def test_portuguese_outcome_errors_are_in_portuguese(scanned):
+    from tests.device.test_app import form_tokens, stored_rows
+
+    client, _ = scanned
+    client.set_cookie(LANGUAGE_COOKIE, "pt")
+    rejected = next(row["id"] for row in stored_rows() if row["status"] != "ok")
+    fields = {"outcome": "pneumonia", "method": "xray_read", "confirmed_by": "Dra. Ana"} | form_tokens(
+        client, "/history"
+    )
+    unknown = client.post("/history/outcome", data=fields | {"scan_id": "999"})
+    assert unknown.status_code == 400
+    assert "Não há nenhuma análise 999 neste aparelho. Verifique o número da análise." in unknown.get_data(as_text=True)
+    not_read = client.post("/history/outcome", data=fields | {"scan_id": str(rejected)}).get_data(as_text=True)
+    assert f"A análise {rejected} não tem resultado: a imagem não foi analisada." in not_read
+    assert "was not scanned" not in not_read and "in this history" not in not_read
+    blank = client.post("/history/outcome", data=fields | {"scan_id": "1", "confirmed_by": " "}).get_data(as_text=True)
+    assert "Escreva quem confirmou o resultado." in blank

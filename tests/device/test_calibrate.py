@@ -284,8 +284,13 @@ def test_refusal_says_how_many_more_children_with_pneumonia_are_needed():
     assert wanted.children_needed() == 64
     assert wanted.highest_rank(63) is None and wanted.highest_rank(64) == 1
     (reason,) = calibration.refusal_reasons({"NORMAL": 40, "PNEUMONIA": 70}, 40, wanted)
-    assert "catch at least 95 of the next 100 children with pneumonia" in reason
-    assert "at least 64 (add 24 more)" in reason
+    assert "catch at least 95 of the next 100 children with pneumonia" in reason.detail
+    assert "at least 64 (add 24 more)" in reason.detail
+    assert reason.code == "too_few_children_for_promise" and reason.facts == {
+        "children": 40,
+        "needed": 64,
+        "missing": 24,
+    }
     assert calibration.refusal_reasons({"NORMAL": 40, "PNEUMONIA": 70}, 64, wanted) == []
 
 
