@@ -1,9 +1,11 @@
-"""Screenshots of every screen of `edge-scan app` for docs/app/: English and French, 360 px wide and desktop.
+"""Screenshots of every screen of `edge-scan app` for docs/app/: English and French (the Site screen in
+Portuguese too), 360 px wide and desktop.
 
 Run from the repository root (needs the system Chromium and the test extra's Playwright):
     python tools/app_screenshots.py
 It screens the bundled sample X-rays (plus one damaged file) in a throw-away data folder, then photographs
-each screen. PNGs are reduced to a 64-colour palette so the docs stay small.
+each screen, and the Site screen's calibration card after calibrating on the ten bundled samples (refused:
+far too few). PNGs are reduced to a 64-colour palette so the docs stay small.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "app"
 SAMPLES = ROOT / "edge_app" / "samples"
 SIZES = {"phone": {"width": 360, "height": 780}, "desktop": {"width": 1280, "height": 860}}
+SITE_ONLY_LANGUAGES = ("pt",)
+"""Photographed on the Site screen only: enough to see a third language's calibration words and figures."""
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
@@ -50,15 +54,30 @@ def photograph(browser, base: str, result_url: str) -> None:
         "site": "site",
         "device": "device",
     }
-    for language in ("en", "fr"):
+    for language in ("en", "fr", "pt"):
         for size_name, viewport in SIZES.items():
             context = browser.new_context(viewport=viewport, locale=language)
             page = context.new_page()
             for name, path in pages.items():
+                if language in SITE_ONLY_LANGUAGES and name != "site":
+                    continue
                 page.goto(path if path.startswith("http") else base + path)
                 shot = page.screenshot(full_page=name != "history" or size_name == "desktop")
                 save_small(shot, OUT / f"{name}-{language}-{size_name}.png")
+            photograph_calibration(page, base, OUT / f"site-calibration-{language}-{size_name}.png")
             context.close()
+
+
+def photograph_calibration(page, base: str, path: Path) -> None:
+    """The calibration card after calibrating on the bundled samples: refused, with what to add, in the page's
+    language."""
+    page.goto(base + "site")
+    samples = sorted(SAMPLES.glob("*.jpeg"))
+    page.locator("#normal").set_input_files([p for p in samples if not p.name.startswith("person")])
+    page.locator("#pneumonia").set_input_files([p for p in samples if p.name.startswith("person")])
+    page.locator("form[action$='/site/calibrate'] button").click()
+    page.wait_for_load_state()
+    save_small(page.locator("section[aria-labelledby=calibration-heading]").screenshot(), path)
 
 
 def photograph_login(browser, env: dict) -> None:

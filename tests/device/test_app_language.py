@@ -117,6 +117,7 @@ def test_a_french_refusal_says_what_is_missing_in_french_and_keeps_the_english_f
         f"Ajoutez {30 - normal} radiographies NORMAL de plus" in shown
     )
     assert re.search(r"cette promesse en demande au moins 64\. Ajoutez les radiographies de \d+ autres enfants", shown)
+    assert "Promesse demandée : Sur les 100 prochains enfants avec pneumonie, au moins 95 seront détectés" in shown
     assert "Calibration REFUSED" in page and "Calibration REFUSED" not in shown
     assert "usable" not in shown and "are needed" not in shown and "Target:" not in shown
 
