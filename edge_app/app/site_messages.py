@@ -1,5 +1,5 @@
-"""What the Site and History screens say when a calibration is refused or fails, or an outcome cannot be recorded,
-in the page's language.
+"""What the Site and History screens say when a calibration is refused or fails, monitoring warns, or an outcome
+cannot be recorded, in the page's language.
 
 The rules, and the English sentences the command line prints, stay in edge_app.site; each problem
 they find carries a stable code and its figures, and this module looks the code up: a health worker
@@ -8,11 +8,11 @@ reads what was wrong and what to do, and the English detail stays for the progra
 
 from __future__ import annotations
 
-from edge_app.app.i18n import gettext, number, percent
+from edge_app.app.i18n import gettext, number, percent, reason_words
 from edge_app.language import N_
-from edge_app.site import calibration, outcome_input, refusals
+from edge_app.site import calibration, confirmed, outcome_input, refusals, stats
+from edge_app.site.findings import Finding
 from edge_app.site.promise import Promise
-from edge_app.site.refusals import Refusal
 
 REFUSALS = {
     refusals.TOO_FEW_IMAGES: N_(
@@ -73,20 +73,48 @@ OUTCOME_ERRORS = {
 }
 
 
+WARNINGS = {
+    stats.REFERRALS_CHANGED: N_(
+        "Referrals have changed: %(referred)s of %(scanned)s children scanned in the last %(days)s days were "
+        "referred, where the calibration expects %(low)s to %(high)s. The X-ray machine, the model or the children "
+        "may have changed: check image quality, then calibrate the site again."
+    ),
+    stats.REJECTIONS_CLIMB: N_(
+        "More images not scanned because %(reason)s: %(count)s of %(scanned)s in the last %(days)s days, against "
+        "%(before)s of %(scanned_before)s before. Check the X-ray machine and how images are taken."
+    ),
+    confirmed.MISSED_MORE_THAN_PROMISED: N_(
+        "%(month)s: the screening missed pneumonia more often than the calibration promised (%(pneumonia)s "
+        "confirmed pneumonias). Check image quality, then calibrate again from confirmed scans."
+    ),
+    confirmed.FEW_OUTCOMES: N_(
+        "%(month)s: only %(confirmed)s of %(scanned)s scans have a confirmed outcome (%(pneumonia)s with "
+        "pneumonia): too few to know how many pneumonias were missed. Record outcomes on the History page."
+    ),
+}
+
+
 def _words(message: str, facts: dict) -> str:
     """The message with its figures as the language writes numbers, and a label (NORMAL, PNEUMONIA) as the
     verdicts are translated."""
     shown = {key: number(value) if isinstance(value, int) else value for key, value in facts.items()}
     if "label" in shown:
         shown["label"] = gettext(shown["label"])
+    if "reason" in shown:
+        shown["reason"] = reason_words(shown["reason"])
     return gettext(message, **shown)
 
 
-def refusal_words(refusal: Refusal) -> str:
+def refusal_words(refusal: Finding) -> str:
     """Why a calibration was refused and what to do, in the page's language."""
     if refusal.code == refusals.TOO_FEW_CHILDREN_FOR_PROMISE and "needed" not in refusal.facts:
         return gettext(NO_CHILDREN_ENOUGH)
     return _words(REFUSALS[refusal.code], refusal.facts)
+
+
+def warning_words(warning: Finding) -> str:
+    """A monitoring warning of the Site screen, with what to do, in the page's language."""
+    return _words(WARNINGS[warning.code], warning.facts)
 
 
 def calibration_problem(error: calibration.CalibrationError) -> str:

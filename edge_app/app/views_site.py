@@ -40,7 +40,7 @@ def _scans_and_outcomes(db, history) -> tuple[list[dict], dict[int, dict]]:
 def site_page(calibration: dict | None = None, status: int = 200):
     from edge_app.outputs.calibration_report import summary
     from edge_app.site import profile_check, site_profile
-    from edge_app.site.stats import summarize
+    from edge_app.site.stats import monitor
 
     threshold, model_error = _threshold()
     try:
@@ -48,7 +48,7 @@ def site_page(calibration: dict | None = None, status: int = 200):
     except site_profile.ProfileError as exc:
         profile, profile_error = None, str(exc)
     records, current = with_history(_scans_and_outcomes, default=([], {}))
-    stats = summarize(records, profile, outcomes=current)
+    stats, warnings, outcome_warnings = monitor(records, profile, outcomes=current)
     weeks = stats["weeks"][-12:]
     page = render_template(
         "site.html",
@@ -60,6 +60,7 @@ def site_page(calibration: dict | None = None, status: int = 200):
         profile_summary=summary(profile) if profile else None,
         profile_error=profile_error,
         stats=stats,
+        warnings=[site_messages.warning_words(warning) for warning in warnings + outcome_warnings],
         weeks=weeks,
         most_scans=max([w["scans"] for w in weeks] + [1]),
         most_in_band=max([band["count"] for band in stats["score_histogram"]] + [1]),

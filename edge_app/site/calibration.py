@@ -36,8 +36,8 @@ from edge_app.scan.scanner import prepare_image, scan_prepared
 from edge_app.scoring import classify
 from edge_app.site import metrics, refusals, variety
 from edge_app.site.dataset import DatasetError, list_split, patient_id
+from edge_app.site.findings import Finding
 from edge_app.site.promise import Promise, more_than_beyond, sensitivity_at_least
-from edge_app.site.refusals import Refusal
 from edge_app.site.site_profile import CalibrationImage, SiteProfile
 from edge_app.threshold import check_threshold
 
@@ -254,10 +254,10 @@ def operating_point(scores: Scores, threshold: float, promise: Promise) -> dict:
     }
 
 
-def refusal_reasons(n_per_class: dict[str, int], children: int, promise: Promise) -> list[Refusal]:
+def refusal_reasons(n_per_class: dict[str, int], children: int, promise: Promise) -> list[Finding]:
     """Why this calibration cannot be trusted; empty when it can."""
     reasons = [
-        Refusal(
+        Finding(
             refusals.TOO_FEW_IMAGES,
             f"Only {n_per_class[name]} usable {name} images: at least {MIN_PER_CLASS} are needed "
             f"(add {MIN_PER_CLASS - n_per_class[name]} more).",
@@ -275,7 +275,7 @@ def refusal_reasons(n_per_class: dict[str, int], children: int, promise: Promise
     if n_per_class[LABELS[1]] and (needed is None or children < needed):
         enough = "more than any site has" if needed is None else f"at least {needed} (add {needed - children} more)"
         reasons.append(
-            Refusal(
+            Finding(
                 refusals.TOO_FEW_CHILDREN_FOR_PROMISE,
                 f"With {children} children with pneumonia no threshold can promise to {promise.in_words()} with "
                 f"{promise.confidence:.0%} confidence: {enough} are needed, or choose a lower --target-sensitivity "
@@ -311,7 +311,7 @@ class Evidence:
     site: dict | None
     model: dict
     counts: dict[str, int]
-    refused: list[Refusal]
+    refused: list[Finding]
 
 
 def weigh(scores: Scores, promise: Promise, model_threshold: float) -> Evidence:
@@ -321,10 +321,10 @@ def weigh(scores: Scores, promise: Promise, model_threshold: float) -> Evidence:
     refused = (
         []
         if counts[LABELS[1]]
-        else [Refusal(refusals.NO_PNEUMONIA_IMAGES, f"No usable {LABELS[1]} images: a threshold cannot be chosen.")]
+        else [Finding(refusals.NO_PNEUMONIA_IMAGES, f"No usable {LABELS[1]} images: a threshold cannot be chosen.")]
     )
     if counts[LABELS[0]] and counts[LABELS[1]] and metrics.roc_auc(labels, probabilities) < 0.5:
-        refused = [Refusal(refusals.FOLDERS_SWAPPED, SWAPPED)]
+        refused = [Finding(refusals.FOLDERS_SWAPPED, SWAPPED)]
     threshold = site = None
     if not refused:
         threshold = choose_threshold(scores, promise)
@@ -429,7 +429,7 @@ def build_profile(
     )
 
 
-def refusals_of(profile: SiteProfile) -> list[Refusal]:
+def refusals_of(profile: SiteProfile) -> list[Finding]:
     """Why a profile was refused, with each reason's code: assessed again from its own images, as
     `profile_check` does (the profile keeps only the English sentences)."""
     if not profile.refused:

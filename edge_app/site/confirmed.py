@@ -14,6 +14,7 @@ from datetime import datetime
 from edge_app.contract import LABELS
 from edge_app.record import OK
 from edge_app.site import calibration, metrics
+from edge_app.site.findings import Finding
 from edge_app.site.promise import Promise
 from edge_app.site.site_profile import CalibrationImage, SiteProfile
 
@@ -23,6 +24,10 @@ FEW_CONFIRMED = 0.2
 follow up, and the lack of bad news means little: say so."""
 MIN_CONFIRMED_PNEUMONIA = 10
 """Fewer confirmed pneumonias than this in a month: its sensitivity interval is too wide to warn on anything."""
+MISSED_MORE_THAN_PROMISED = "missed_more_than_promised"
+"""Warning code: a month's sensitivity is shown to be under the promise (facts: `month`, `pneumonia`)."""
+FEW_OUTCOMES = "few_outcomes"
+"""Warning code: too few of a month's scans confirmed (facts: `month`, `confirmed`, `scanned`, `pneumonia`)."""
 
 
 def confirmed_scans(
@@ -100,7 +105,7 @@ def _month(record: dict) -> str:
     return datetime.fromisoformat(record["scanned_at"]).astimezone().strftime("%Y-%m")
 
 
-def warnings(months: list[dict], target: float | None) -> list[str]:
+def warnings(months: list[dict], target: float | None) -> list[Finding]:
     """Months whose sensitivity is shown to be under the promise (the upper bound under the target), and months
     with too few outcomes recorded for silence to mean success."""
     found = []
@@ -108,17 +113,30 @@ def warnings(months: list[dict], target: float | None) -> list[str]:
         sensitivity = month["sensitivity"]
         if target is not None and sensitivity["ci95"] is not None and sensitivity["ci95"][1] < target:
             found.append(
-                f"{month['month']}: the screening missed pneumonia more often than the calibration promised: "
-                f"sensitivity {sensitivity['value']:.2f} on {sensitivity['n']} confirmed pneumonias, at most "
-                f"{sensitivity['ci95'][1]:.2f} (95% confidence), under the target {target:.2f}. Check image quality "
-                "and calibrate again (edge-scan calibrate --from-history)."
+                Finding(
+                    MISSED_MORE_THAN_PROMISED,
+                    f"{month['month']}: the screening missed pneumonia more often than the calibration promised: "
+                    f"sensitivity {sensitivity['value']:.2f} on {sensitivity['n']} confirmed pneumonias, at most "
+                    f"{sensitivity['ci95'][1]:.2f} (95% confidence), under the target {target:.2f}. Check image "
+                    "quality and calibrate again (edge-scan calibrate --from-history).",
+                    {"month": month["month"], "pneumonia": sensitivity["n"]},
+                )
             )
         if month["scanned"] and (
             month["confirmed"] < FEW_CONFIRMED * month["scanned"] or sensitivity["n"] < MIN_CONFIRMED_PNEUMONIA
         ):
             found.append(
-                f"{month['month']}: only {month['confirmed']} of {month['scanned']} scans have a confirmed outcome "
-                f"({sensitivity['n']} pneumonia): too few to know how many pneumonias were missed. Record outcomes "
-                "with edge-scan outcome."
+                Finding(
+                    FEW_OUTCOMES,
+                    f"{month['month']}: only {month['confirmed']} of {month['scanned']} scans have a confirmed "
+                    f"outcome ({sensitivity['n']} pneumonia): too few to know how many pneumonias were missed. Record "
+                    "outcomes with edge-scan outcome.",
+                    {
+                        "month": month["month"],
+                        "confirmed": month["confirmed"],
+                        "scanned": month["scanned"],
+                        "pneumonia": sensitivity["n"],
+                    },
+                )
             )
     return found

@@ -1,14 +1,5 @@
-"""Why a calibration is refused, as stable codes with the numbers behind them.
-
-The rules live in `calibration` and `variety`; each refusal they find carries a code, the figures a
-reader needs to act on it, and the English sentence the engineer's command line prints and the profile
-keeps. The health worker's screen looks the code up in its catalogues instead of showing the sentence,
-so the two never have to agree word for word.
-"""
-
-from __future__ import annotations
-
-from dataclasses import dataclass, field
+"""Why a calibration is refused: the stable codes of the `findings.Finding`s that `calibration` and `variety`
+give (the profile keeps only their English sentences)."""
 
 TOO_FEW_IMAGES = "too_few_images"
 """Fewer usable images of one class than calibration needs (facts: `label`, `found`, `needed`, `missing`)."""
@@ -32,13 +23,3 @@ CODES = (
     SAME_XRAY_BOTH_LABELS,
     TOO_FEW_CHILDREN,
 )
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """One reason a calibration must not be activated."""
-
-    code: str
-    detail: str
-    """The English sentence for the engineer (command line, saved profile)."""
-    facts: dict[str, int | str] = field(default_factory=dict)

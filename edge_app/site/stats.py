@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from edge_app.record import OK, REJECTED
 from edge_app.site import confirmed, metrics
+from edge_app.site.findings import Finding
 from edge_app.site.site_profile import SiteProfile
 
 RECENT_DAYS = 7
@@ -24,6 +25,11 @@ MIN_RECENT_SCANS = 30
 WARNING_LEVEL = 0.99
 """Warn only outside the central 99% binomial range: about one false alarm in 100 checks."""
 HISTOGRAM_BINS = 10
+REFERRALS_CHANGED = "referrals_changed"
+"""Warning code: recent referrals left the calibration's range (facts: `referred`, `scanned`, `days`, `low`, `high`)."""
+REJECTIONS_CLIMB = "rejections_climb"
+"""Warning code: one reason rejects more images than before (facts: `reason`, `count`, `scanned`, `days`, `before`,
+`scanned_before`)."""
 
 
 def _local(iso_utc: str) -> datetime:
@@ -96,7 +102,7 @@ def expected_referral_rate(profile: SiteProfile | None, prevalence: float | None
     }
 
 
-def referral_drift(recent: list[dict], profile: SiteProfile | None, prevalence: float | None = None) -> str | None:
+def referral_drift(recent: list[dict], profile: SiteProfile | None, prevalence: float | None = None) -> Finding | None:
     """A warning when recent referrals at the site threshold leave what the calibration allows."""
     expected = expected_referral_rate(profile, prevalence)
     if expected is None:
@@ -113,15 +119,17 @@ def referral_drift(recent: list[dict], profile: SiteProfile | None, prevalence: 
     high = metrics.binomial_range(n, expected["high"], WARNING_LEVEL)[1]
     if low <= referred <= high:
         return None
-    return (
+    return Finding(
+        REFERRALS_CHANGED,
         f"Referrals have changed: {referred} of {n} children scanned in the last {RECENT_DAYS} days were referred "
         f"({referred / n:.0%}); the site calibration predicts {expected['rate']:.0%}, so between {low} and {high} "
         f"of {n} (for {expected['prevalence']:.0%} with pneumonia). The X-ray machine, the model or the children "
-        "screened may have changed: check image quality, then calibrate again with edge-scan calibrate."
+        "screened may have changed: check image quality, then calibrate again with edge-scan calibrate.",
+        {"referred": referred, "scanned": n, "days": RECENT_DAYS, "low": low, "high": high},
     )
 
 
-def rejection_climbs(earlier: list[dict], recent: list[dict]) -> list[str]:
+def rejection_climbs(earlier: list[dict], recent: list[dict]) -> list[Finding]:
     """Warnings for rejection reasons whose recent share is beyond chance given their earlier share."""
     if len(recent) < MIN_RECENT_SCANS or len(earlier) < MIN_RECENT_SCANS:
         return []
@@ -132,9 +140,20 @@ def rejection_climbs(earlier: list[dict], recent: list[dict]) -> list[str]:
         usual_high = metrics.clopper_pearson_interval(before[reason], len(earlier))[1]
         if count > metrics.binomial_range(len(recent), usual_high, WARNING_LEVEL)[1]:
             warnings.append(
-                f"More images rejected as {reason}: {count} of {len(recent)} in the last {RECENT_DAYS} days "
-                f"({count / len(recent):.0%}), against {before[reason]} of {len(earlier)} before "
-                f"({before[reason] / len(earlier):.0%}). Check the X-ray machine and how images are taken."
+                Finding(
+                    REJECTIONS_CLIMB,
+                    f"More images rejected as {reason}: {count} of {len(recent)} in the last {RECENT_DAYS} days "
+                    f"({count / len(recent):.0%}), against {before[reason]} of {len(earlier)} before "
+                    f"({before[reason] / len(earlier):.0%}). Check the X-ray machine and how images are taken.",
+                    {
+                        "reason": reason,
+                        "count": count,
+                        "scanned": len(recent),
+                        "days": RECENT_DAYS,
+                        "before": before[reason],
+                        "scanned_before": len(earlier),
+                    },
+                )
             )
     return warnings
 
@@ -152,18 +171,18 @@ def promised(profile: SiteProfile | None) -> dict | None:
     }
 
 
-def summarize(
+def monitor(
     records: list[dict], profile: SiteProfile | None, prevalence: float | None = None, outcomes: dict | None = None
-) -> dict:
-    """Everything `edge-scan stats` shows, as plain data (the JSON output). `outcomes`: the confirmed outcome in
-    force for each scan id that has one."""
+) -> tuple[dict, list[Finding], list[Finding]]:
+    """The figures of `summarize`, and its warnings about the screening and about the confirmed outcomes as
+    findings with their codes (the app words them in the page's language)."""
     earlier, recent = split_recent(records)
     drift = referral_drift(recent, profile, prevalence)
     scanned = [r for r in records if r["status"] == OK]
     promise = promised(profile)
     months = confirmed.monthly(records, confirmed.confirmed_scans(records, outcomes or {}))
     measured = confirmed.warnings(months, None if promise is None else promise["target_sensitivity"])
-    return {
+    figures = {
         "scans": len(records),
         "by_status": dict(Counter(r["status"] for r in records)),
         "threshold_sources": dict(Counter(r.get("threshold_source") or "unknown" for r in scanned)),
@@ -173,6 +192,17 @@ def summarize(
         "expected_referral_rate": expected_referral_rate(profile, prevalence),
         "measured_by_month": months,
         "promised": promise,
-        "warnings": ([drift] if drift else []) + rejection_climbs(earlier, recent),
-        "outcome_warnings": measured,
+    }
+    return figures, ([drift] if drift else []) + rejection_climbs(earlier, recent), measured
+
+
+def summarize(
+    records: list[dict], profile: SiteProfile | None, prevalence: float | None = None, outcomes: dict | None = None
+) -> dict:
+    """Everything `edge-scan stats` shows, as plain data (the JSON output). `outcomes`: the confirmed outcome in
+    force for each scan id that has one."""
+    figures, warnings, outcome_warnings = monitor(records, profile, prevalence, outcomes)
+    return figures | {
+        "warnings": [warning.detail for warning in warnings],
+        "outcome_warnings": [warning.detail for warning in outcome_warnings],
     }

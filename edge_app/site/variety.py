@@ -17,7 +17,7 @@ import numpy as np
 
 from edge_app.contract import LABELS
 from edge_app.site import refusals
-from edge_app.site.refusals import Refusal
+from edge_app.site.findings import Finding
 from edge_app.site.site_profile import CalibrationImage
 
 FINGERPRINT_SIDE = 16
@@ -78,13 +78,13 @@ def measure(images: Sequence[CalibrationImage]) -> dict:
     }
 
 
-def reasons(images: Sequence[CalibrationImage], variety: dict) -> list[Refusal]:
+def reasons(images: Sequence[CalibrationImage], variety: dict) -> list[Finding]:
     """Why the set is not varied enough; empty when it is."""
     found = []
     mixed = sorted({images[image.copy_of].sha256[:12] for image in images if _relabelled(images, image)})
     if mixed:
         found.append(
-            Refusal(
+            Finding(
                 refusals.SAME_XRAY_BOTH_LABELS,
                 f"{len(mixed)} X-ray(s) appear in both the NORMAL and the PNEUMONIA folder (as the same or nearly "
                 "the same picture): check the labels, then calibrate again.",
@@ -94,7 +94,7 @@ def reasons(images: Sequence[CalibrationImage], variety: dict) -> list[Refusal]:
     for name in LABELS:
         if variety["children"][name] < MIN_CHILDREN_PER_CLASS:
             found.append(
-                Refusal(
+                Finding(
                     refusals.TOO_FEW_CHILDREN,
                     f"The {name} images show only {variety['children'][name]} different children (at least "
                     f"{MIN_CHILDREN_PER_CLASS} are needed): images of the same child, or copies of the same X-ray, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,10 @@ def test_the_site_screen_names_reasons_and_rates_in_the_readers_language(scanned
     assert "highest threshold" not in french and "from the model" not in french  # the engineer's English detail
     portuguese = client.get("/site", headers=PORTUGUESE).get_data(as_text=True)
     assert "o ficheiro de imagem está danificado ou incompleto (corrupt_image)" in portuguese
+    month = date.today().strftime("%Y-%m")  # one X-ray scanned, none confirmed: monitoring asks for outcomes
+    assert f"{month}: só 0 de 1 análises têm resultado confirmado (0 com pneumonia)" in portuguese
+    assert "Registe os resultados confirmados na página Histórico." in portuguese
+    assert "have a confirmed outcome" not in portuguese and "edge-scan outcome" not in portuguese
 
 
 def test_the_device_screen_gives_model_facts_and_disk_space_in_the_readers_language():
@@ -149,3 +154,23 @@ def test_portuguese_outcome_errors_are_in_portuguese(scanned):
     assert "was not scanned" not in not_read and "in this history" not in not_read
     blank = client.post("/history/outcome", data=fields | {"scan_id": "1", "confirmed_by": " "}).get_data(as_text=True)
     assert "Escreva quem confirmou o resultado." in blank
+
+
+def test_monitoring_warnings_about_referrals_and_rejections_are_worded_in_french():
+    from edge_app.app import site_messages
+    from edge_app.site import stats
+    from tests.device.test_stats import scan, site_calibration, steady_history
+
+    records = steady_history(4, 50, 0.95)  # the calibration predicts about half referred
+    records += [scan(22 + i / 10, reason="blank_image") for i in range(12)]  # none before, twelve in the last week
+    _, warnings, _ = stats.monitor(records, site_calibration())
+    assert {warning.code for warning in warnings} == {"referrals_changed", "rejections_climb"}
+    app = make_client()[0]
+    with app.test_request_context(headers=FRENCH):
+        drift, climb = (site_messages.warning_words(warning) for warning in warnings)
+    assert re.fullmatch(
+        r"Les références ont changé : \d+ des \d+ enfants analysés ces 7 derniers jours ont été référés, alors que "
+        r"l'étalonnage en attend de \d+ à \d+\. .*étalonnez de nouveau le site\.",
+        drift,
+    )
+    assert climb.startswith("Plus d'images non analysées parce que ") and "(blank_image) : 12 sur " in climb

@@ -185,10 +185,12 @@ def test_stats_warns_when_the_upper_bound_falls_under_the_target_and_when_outcom
     from edge_app.site import confirmed
 
     missed = confirmed.warnings([_month(tp=30, fn=10, scanned=60)], target=0.95)
-    assert len(missed) == 1 and "missed pneumonia more often than the calibration promised" in missed[0]
+    assert len(missed) == 1 and "missed pneumonia more often than the calibration promised" in missed[0].detail
+    assert missed[0].code == "missed_more_than_promised" and missed[0].facts["pneumonia"] == 40
     assert confirmed.warnings([_month(tp=38, fn=2, scanned=60)], target=0.95) == []  # 0.95 is within the interval
     (few,) = confirmed.warnings([_month(tp=12, fn=0, scanned=200)], target=0.95)
-    assert "only 12 of 200 scans have a confirmed outcome" in few
+    assert "only 12 of 200 scans have a confirmed outcome" in few.detail
+    assert few.code == "few_outcomes" and (few.facts["confirmed"], few.facts["scanned"]) == (12, 200)
 
 
 def test_exports_carry_the_confirmed_outcome_fhir_as_its_own_observation_csv_made_safe(home):
