@@ -148,3 +148,27 @@ def test_a_screening_can_be_done_by_keyboard_alone(running_app):
         expect(page.get_by_role("link", name="Print referral slip")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Patient ID: P-0077 · Operator: Fatou").first).to_be_visible()
         browser.close()
+
+
+def test_a_french_health_worker_reads_a_refused_calibration_in_french_in_the_browser(running_app):
+    """The refusal and what to do are visible in French; the engineer's English report is folded away until
+    opened."""
+    from playwright.sync_api import expect, sync_playwright
+
+    folder = FIXTURE_XRAY.parents[1]  # the fixture's NORMAL/ and PNEUMONIA/: far too few to calibrate on
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 360, "height": 740}, locale="fr-FR")
+        page.goto(running_app + "site")
+        page.get_by_label("Radiographies NORMALES", exact=True).set_input_files(sorted((folder / "NORMAL").iterdir()))
+        page.get_by_label("Radiographies avec PNEUMONIE", exact=True).set_input_files(
+            sorted((folder / "PNEUMONIA").iterdir())
+        )
+        page.get_by_role("button", name="Étalonner", exact=True).click()
+        expect(page.get_by_text("Étalonnage refusé : rien n'a été modifié.")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile(r"cette promesse en demande au moins 64\."))).to_be_visible()
+        english = page.get_by_text("Calibration REFUSED", exact=False)
+        expect(english).to_be_hidden()
+        page.get_by_text("Détails pour l'ingénieur du programme").click()
+        expect(english).to_be_visible()
+        browser.close()
