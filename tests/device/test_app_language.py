@@ -174,3 +174,14 @@ def test_monitoring_warnings_about_referrals_and_rejections_are_worded_in_french
         drift,
     )
     assert climb.startswith("Plus d'images non analysées parce que ") and "(blank_image) : 12 sur " in climb
+
+
+def test_a_calibration_made_for_another_model_is_named_unused_in_french(client_fr):
+    from edge_app.site import site_profile
+    from tests.site_profiles import consistent_profile
+
+    site_profile.save_profile(consistent_profile("b" * 64, 0.3))
+    page = client_fr.get("/site").get_data(as_text=True)
+    shown = _outside_details(page)
+    assert "L'étalonnage de ce site n'est pas utilisé : il a été fait pour un autre modèle" in shown
+    assert "was made for another model" in page and "was made for another model" not in shown
