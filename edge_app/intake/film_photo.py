@@ -64,9 +64,9 @@ _RUN_ON = (0.06, 0.3)
 (its rounded corner left out)."""
 _MIN_RUN_ON = 0.6
 _MIN_RUN_ON_LEAD = 0.3
-_RUN_ON_ASIDE = 4 * _SIDE_OFFSET
+_RUN_ON_ASIDE = (-18, -15, -12, -9, 9, 12, 15, 18)
 """A side's line runs on past a corner when at least this share of the points there step as the side does, and
-this much more than on the lines this many pixels either side of it."""
+this much more than on any line these many pixels beside it (a grain repeats its steps a stripe's width away)."""
 _MAX_SURROUND_DETAIL = 0.5
 """Around a film found inside a lightbox or screen, fine detail is less than this share of the film's own."""
 _PANEL_NOISE_TIMES = 4.0
@@ -329,15 +329,25 @@ def _runs_on(quad: np.ndarray, planes: np.ndarray) -> bool:
     for start, end in _sides(quad):
         direction = end - start
         own = np.unravel_index(np.argmax(_step_shares(_along(start, end), direction, planes)), (2, planes.shape[2]))
-        aside = _RUN_ON_ASIDE * np.array([-direction[1], direction[0]]) / max(float(np.linalg.norm(direction)), 1e-6)
-        ends = []
-        for points in (end + beyond * direction, start - beyond * direction):
-            on = _step_shares(points, direction, planes)[own]
-            beside = max(_step_shares(points + shift, direction, planes)[own] for shift in (aside, -aside))
-            ends.append(on >= _MIN_RUN_ON and on - beside >= _MIN_RUN_ON_LEAD)
-        if all(ends):
+        normal = np.array([-direction[1], direction[0]]) / max(float(np.linalg.norm(direction)), 1e-6)
+        if all(
+            _line_runs_on(points, direction, normal, own, planes)
+            for points in (end + beyond * direction, start - beyond * direction)
+        ):
             return True
     return False
+
+
+def _line_runs_on(
+    points: np.ndarray, direction: np.ndarray, normal: np.ndarray, own: tuple, planes: np.ndarray
+) -> bool:
+    on = _step_shares(points, direction, planes)[own]
+    if on < _MIN_RUN_ON:
+        return False
+    return (
+        on - max(_step_shares(points + shift * normal, direction, planes)[own] for shift in _RUN_ON_ASIDE)
+        >= _MIN_RUN_ON_LEAD
+    )
 
 
 def _sides(quad: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
