@@ -56,6 +56,9 @@ edge (a clip or a thumb may hide the rest)."""
 _MIN_INNER_EDGE_SUPPORT = 0.5
 """The same for a film inside a lightbox or screen: its clear margin can be as bright as the panel along part of a
 side; what is around it must then also be plain (`_plain_surround`), so a straight edge in the X-ray is not taken."""
+_BAR_CUT = 15
+"""Pixels (of the search copy): a window's bar or a thin frame meeting the film's outline, as edges this wide at
+most once dilated, is cut off the filled outline, so it no longer joins the film to the photo's edge."""
 _SIDE_OFFSET = 3
 _MIN_STEP = 3.0
 """Pixels (of the search copy) either side of an outline compared, and the brightness step (0-255) that counts."""
@@ -165,7 +168,7 @@ def find_film(rgb: np.ndarray) -> FilmOutline:
         rgb[::step, ::step], (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
     )
     planes = cv2.GaussianBlur(_planes(cv2, small), (5, 5), 0)
-    quad, cut_off = _largest_quad(cv2, planes, _MIN_FILM_SHARE)
+    quad, cut_off = _largest_quad(cv2, planes, _MIN_FILM_SHARE, whole_photo=True)
     if quad is None:
         raise ImageRejected(
             FILM_CUT_OFF if cut_off else FILM_NOT_FOUND,
@@ -244,14 +247,20 @@ def _picture_extent(cv2, gray: np.ndarray) -> np.ndarray | None:
     return rect
 
 
-def _outline_masks(cv2, planes: np.ndarray) -> list[np.ndarray]:
+def _outline_masks(cv2, planes: np.ndarray, whole_photo: bool) -> list[np.ndarray]:
     """Binary pictures whose outlines may be the film: closed edges, and regions brighter and darker than each
     of several levels (a film on a lightbox is darker than its surround, one on a dark desk or a screen in its
     bezel lighter, and its clear margin may be as bright as the window behind it). The regions are opened with a
-    square wider than a window's bar: a film joined by the bars to the photo's edge would look cut off."""
+    square wider than a window's bar: a film joined by the bars to the photo's edge would look cut off. In the
+    whole photo, for the same reason, the closed edges are also taken filled and opened (inside a lightbox or a
+    screen nothing reaches the photo's edge, and a filled picture's outline would leave its clear margin out)."""
     gray, chroma = planes[..., 0], planes[..., 1]
-    masks = [cv2.dilate(_edges(cv2, gray), np.ones((3, 3), np.uint8), iterations=2)]
     kernel, wide = np.ones((5, 5), np.uint8), np.ones((11, 11), np.uint8)
+    edges = cv2.dilate(_edges(cv2, gray), np.ones((3, 3), np.uint8), iterations=2)
+    masks = [edges]
+    if whole_photo:
+        filled = cv2.morphologyEx(_filled(cv2, edges), cv2.MORPH_OPEN, np.ones((_BAR_CUT, _BAR_CUT), np.uint8))
+        masks.append(cv2.erode(filled, kernel))  # eroded back onto the edges it was dilated from
     levels = [(gray, level) for level in np.percentile(gray, (15, 30, 45, 60, 75, 90))]
     for plane, level in [*levels, (chroma, cv2.threshold(chroma, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0])]:
         bright = (plane > level).astype(np.uint8) * 255
@@ -260,12 +269,21 @@ def _outline_masks(cv2, planes: np.ndarray) -> list[np.ndarray]:
     return masks
 
 
+def _filled(cv2, mask: np.ndarray) -> np.ndarray:
+    """The mask with every hole filled (what no path from the picture's edge reaches): a film's closed outline
+    becomes the solid film, whatever edges its picture has inside."""
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    outside = padded.copy()
+    cv2.floodFill(outside, None, (0, 0), 255)
+    return mask | (255 - outside[1:-1, 1:-1])
+
+
 def _edges(cv2, gray: np.ndarray) -> np.ndarray:
     return cv2.Canny(gray, 15, 45)
 
 
 def _largest_quad(
-    cv2, planes: np.ndarray, least_share: float, least_support: float = _MIN_EDGE_SUPPORT
+    cv2, planes: np.ndarray, least_share: float, least_support: float = _MIN_EDGE_SUPPORT, whole_photo: bool = False
 ) -> tuple[np.ndarray | None, bool]:
     """The largest convex four-cornered outline covering at least `least_share` of the picture, clear of its
     edges and following straight edges that end at its corners, from any mask; and whether a larger one was found
@@ -273,7 +291,7 @@ def _largest_quad(
     shape = planes.shape[:2]
     margin = _EDGE_MARGIN * max(shape)
     best, best_area, cut_off = None, least_share * shape[0] * shape[1], False
-    for mask in _outline_masks(cv2, planes):
+    for mask in _outline_masks(cv2, planes, whole_photo):
         contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
             hull = cv2.convexHull(contour)
