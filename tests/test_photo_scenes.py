@@ -66,6 +66,22 @@ def test_a_film_against_a_window_is_found_though_its_clear_margin_is_as_bright_a
 
 
 @pytest.mark.parametrize(
+    ("xray", "seed"),
+    [
+        (FIXTURES / "NORMAL" / "NORMAL2-IM-0886-0001.jpeg", 11),
+        (FIXTURES / "PNEUMONIA" / "person1147_virus_1919.jpeg", 21),
+    ],
+)
+def test_a_film_against_a_window_whose_bars_cross_its_edges_is_found_whole(xray, seed, monkeypatch):
+    """Thin bars meet the film's edges on both sides and run on to the photo's edge: every outline along the film's
+    edges joins them (these films were once refused as cut off). The whole film is found, and nothing else."""
+    photo, film, picture = photo_film_and_picture("window", seed, monkeypatch, xray)
+    found = find_film(photo).corners
+    assert overlap(found, picture, photo.shape[:2])[0] > 0.93
+    assert overlap(found, film, photo.shape[:2])[1] < 0.05
+
+
+@pytest.mark.parametrize(
     ("name", "seed"),
     [
         ("IM-0505-0001.jpeg", 0),
